@@ -1,0 +1,202 @@
+//! Execute a [`BuildPlan`]: fetch → unpack → patch → shims → configure →
+//! make → install outputs. Each step is skipped when its content stamp says
+//! nothing changed; finished output trees are also kept in the user-level
+//! cache under their stamp, so a fresh clone with identical inputs copies
+//! instead of rebuilding.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::fetch::Fetcher;
+use crate::layout::Layout;
+use crate::plan::BuildPlan;
+use crate::progress::Progress;
+use crate::toolchain::{host_key, TARGET};
+
+const TREE_STAMP: &str = ".kiln-tree-stamp";
+const OUT_STAMP: &str = ".kiln-stamp";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildResult {
+    /// Outputs were already up to date: no work done.
+    UpToDate,
+    /// Copied from the user-level build cache.
+    FromCache,
+    Built,
+}
+
+pub struct Builder<'a> {
+    pub layout: &'a Layout,
+    pub progress: &'a Progress,
+    pub offline: bool,
+}
+
+fn read_stamp(p: &Path) -> Option<String> {
+    fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+}
+
+impl Builder<'_> {
+    /// Whether the outputs of `plan` are present and current.
+    pub fn is_current(plan: &BuildPlan) -> bool {
+        read_stamp(&plan.out_dir.join(OUT_STAMP)).as_deref() == Some(plan.out_stamp.as_str())
+            && plan.outputs.values().all(|o| plan.out_dir.join(o).exists())
+    }
+
+    pub fn build(&self, plan: &BuildPlan) -> Result<BuildResult> {
+        if Self::is_current(plan) {
+            return Ok(BuildResult::UpToDate);
+        }
+        let cached = self.layout.build_cache().join(&plan.out_stamp);
+        if cached.join(OUT_STAMP).is_file() {
+            let stage = self.progress.stage(format!("{}: restore from build cache", plan.id));
+            replace_dir_with_copy(&cached, &plan.out_dir)?;
+            stage.done(&format!("copied from {}", cached.display()));
+            return Ok(BuildResult::FromCache);
+        }
+        fs::create_dir_all(&plan.log_dir)?;
+        self.prepare_tree(plan)?;
+
+        let stage = self.progress.stage(format!("{}: make -j{}", plan.id, plan.jobs));
+        plan.make.run(&plan.log_dir.join("make.log")).with_context(|| format!("building {}", plan.id))?;
+        stage.done("done");
+
+        let stage = self.progress.stage(format!("{}: install outputs", plan.id));
+        let tmp_out = plan.out_dir.with_extension("partial");
+        let _ = fs::remove_dir_all(&tmp_out);
+        for (from, to) in &plan.outputs {
+            let src = plan.src_dir.join(from);
+            let dst = tmp_out.join(to);
+            if !src.exists() {
+                bail!("{}: the build did not produce {} (see {})", plan.id, src.display(), plan.log_dir.join("make.log").display());
+            }
+            fs::create_dir_all(dst.parent().expect("output has a parent"))?;
+            copy_tree(&src, &dst)?;
+        }
+        fs::write(tmp_out.join(OUT_STAMP), &plan.out_stamp)?;
+        replace_dir_with_move(&tmp_out, &plan.out_dir)?;
+        // Keep a copy keyed by content for fresh clones.
+        let _ = fs::remove_dir_all(&cached);
+        if let Err(e) = copy_tree(&plan.out_dir, &cached) {
+            let _ = fs::remove_dir_all(&cached);
+            self.progress.println(format!("warning: could not store the build in {}: {e:#}", cached.display()));
+        }
+        stage.done(&format!("-> {}", plan.out_dir.display()));
+        Ok(BuildResult::Built)
+    }
+
+    /// Unpacked + patched + shims + configured tree, reusing an existing one
+    /// whose stamp matches.
+    fn prepare_tree(&self, plan: &BuildPlan) -> Result<()> {
+        if read_stamp(&plan.work_dir.join(TREE_STAMP)).as_deref() == Some(plan.tree_stamp.as_str()) {
+            return Ok(());
+        }
+        let stage = self.progress.stage(format!("{}: fetch {}", plan.id, plan.source.file));
+        let fetcher = Fetcher::new(self.layout, self.progress.clone(), self.offline)?;
+        let archive = fetcher.fetch(&plan.source)?;
+        stage.done(&format!("{}", archive.display()));
+
+        let stage = self.progress.stage(format!("{}: unpack + patch", plan.id));
+        if plan.work_dir.exists() {
+            fs::remove_dir_all(&plan.work_dir).with_context(|| format!("removing stale {}", plan.work_dir.display()))?;
+        }
+        crate::source::unpack(&archive, &plan.src_dir, plan.recipe.source.strip_components)?;
+        let patches: Vec<PathBuf> = plan.patches.iter().map(|p| p.path.clone()).collect();
+        crate::source::apply_patches(&plan.src_dir, &patches, &plan.log_dir)?;
+        stage.done(&format!("{} patches", patches.len()));
+
+        if !plan.shims.is_empty() {
+            let stage = self.progress.stage(format!("{}: compile shims", plan.id));
+            compile_shims(plan)?;
+            stage.done(&format!("{} files", plan.shims.len()));
+        }
+
+        let stage = self.progress.stage(format!("{}: configure", plan.id));
+        plan.configure.run(&plan.log_dir.join("configure.log")).with_context(|| format!("configuring {}", plan.id))?;
+        stage.done("done");
+        fs::write(plan.work_dir.join(TREE_STAMP), &plan.tree_stamp)?;
+        Ok(())
+    }
+}
+
+/// The shim library, built with the `cc` crate for wasm32-wasip1.
+fn compile_shims(plan: &BuildPlan) -> Result<()> {
+    fs::create_dir_all(&plan.shim_dir)?;
+    let tc = &plan.toolchain;
+    let mut words = tc.cc.split_whitespace();
+    let clang = words.next().context("empty CC")?;
+    let mut b = cc::Build::new();
+    b.compiler(clang)
+        .archiver(&tc.ar)
+        .target(TARGET)
+        .host(&host_key())
+        .opt_level(2)
+        .debug(false)
+        .out_dir(&plan.shim_dir)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .cargo_debug(false)
+        .cargo_output(false)
+        .warnings(false);
+    for w in words {
+        b.flag(w);
+    }
+    for f in tc.cflags.iter().chain(&plan.recipe.build.cflags) {
+        b.flag(f);
+    }
+    for inc in &plan.shim_includes {
+        b.include(inc);
+    }
+    for h in &plan.force_include {
+        b.flag("-include").flag(h.display().to_string());
+    }
+    b.files(&plan.shims);
+    b.try_compile("kiln_shims").map_err(|e| anyhow::anyhow!("compiling shims {:?}: {e}", plan.shims))?;
+    Ok(())
+}
+
+fn replace_dir_with_move(from: &Path, to: &Path) -> Result<()> {
+    if to.exists() {
+        fs::remove_dir_all(to).with_context(|| format!("removing {}", to.display()))?;
+    }
+    if let Some(p) = to.parent() {
+        fs::create_dir_all(p)?;
+    }
+    fs::rename(from, to).with_context(|| format!("moving {} to {}", from.display(), to.display()))
+}
+
+fn replace_dir_with_copy(from: &Path, to: &Path) -> Result<()> {
+    let tmp = to.with_extension("partial");
+    let _ = fs::remove_dir_all(&tmp);
+    copy_tree(from, &tmp)?;
+    replace_dir_with_move(&tmp, to)
+}
+
+/// Copy a file or a directory tree (symlinks copied as links).
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(from).with_context(|| format!("reading {}", from.display()))?;
+    if meta.is_file() {
+        if let Some(p) = to.parent() {
+            fs::create_dir_all(p)?;
+        }
+        fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        return Ok(());
+    }
+    for e in walkdir::WalkDir::new(from) {
+        let e = e?;
+        let rel = e.path().strip_prefix(from).expect("walk stays under root");
+        let dst = to.join(rel);
+        let ft = e.file_type();
+        if ft.is_dir() {
+            fs::create_dir_all(&dst)?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(e.path())?;
+            let _ = fs::remove_file(&dst);
+            std::os::unix::fs::symlink(target, &dst)?;
+        } else {
+            fs::copy(e.path(), &dst).with_context(|| format!("copying {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! kiln: turn real interpreters (PHP, Python, Ruby) into wasm32-wasip1
+//! programs, run them under an embedded Wasmtime, test them with their own
+//! upstream suites and ship them.
+//!
+//! The pipeline is generic; everything interpreter-specific lives in
+//! `recipes/*.toml`. See `ARCHITECTURE.md` for the code map.
+
+pub mod build;
+pub mod cmd;
+pub mod fetch;
+pub mod layout;
+pub mod plan;
+pub mod progress;
+pub mod recipe;
+pub mod runtime;
+pub mod source;
+pub mod toolchain;
+
+pub use anyhow::{Context, Error, Result};

@@ -1,0 +1,334 @@
+//! Recipes: TOML data under `recipes/`, read with serde. Unknown keys are
+//! rejected and every error names `file:line:column`.
+//!
+//! An interpreter recipe (`recipes/php.toml`) says where the sources come
+//! from (pinned by sha256), which patches and shims apply, how to configure
+//! and build, which flavours exist and how to run the result. Library
+//! recipes (`kind = "library"`) have the same shape and install into a
+//! prefix that dependants link against.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// One pinned downloadable file. Its identity is the sha256; `urls` and
+/// `debian` only say where copies may be found.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// File name used in the cache and for `KILN_MIRRORS` lookups.
+    pub file: String,
+    pub sha256: String,
+    /// Upstream URLs, tried in order.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// The same file (or an accepted repack) in Debian's pool.
+    #[serde(default)]
+    pub debian: Option<DebianFile>,
+    /// Other files accepted in place of this one (e.g. a distribution's
+    /// repack with its own checksum). Each says what differs.
+    #[serde(default)]
+    pub alternates: Vec<Alternate>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Alternate {
+    pub file: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub debian: Option<DebianFile>,
+    /// Why this file is accepted and how it differs from the primary.
+    pub note: String,
+}
+
+/// `<mirror>/pool/<component>/<prefix>/<package>/<file>`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DebianFile {
+    /// Source package name (e.g. `php8.4`).
+    pub package: String,
+    pub file: String,
+    #[serde(default = "default_component")]
+    pub component: String,
+}
+
+fn default_component() -> String {
+    "main".into()
+}
+
+impl DebianFile {
+    /// Path below the mirror root.
+    pub fn pool_path(&self) -> String {
+        let p = &self.package;
+        let prefix = if p.starts_with("lib") && p.len() > 3 { &p[..4] } else { &p[..1] };
+        format!("pool/{}/{prefix}/{p}/{}", self.component, self.file)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Interpreter,
+    Library,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub kind: Kind,
+    pub description: String,
+    /// Patch series directory: `patches/<name>/<series>/`.
+    pub series: String,
+    pub source: Source,
+    pub build: Build,
+    #[serde(default)]
+    pub flavor: BTreeMap<String, Flavor>,
+    /// Flavour used when none is given.
+    #[serde(default = "default_flavor")]
+    pub default_flavor: String,
+    #[serde(default)]
+    pub run: Run,
+}
+
+fn default_flavor() -> String {
+    "default".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    #[serde(flatten)]
+    pub artifact: Artifact,
+    /// Leading path components to drop when unpacking (usually 1).
+    #[serde(default = "one")]
+    pub strip_components: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    /// Build system driver; only `autoconf` for now.
+    pub system: String,
+    /// Arguments to `./configure` (after `--host`/`--build`/`--prefix`).
+    #[serde(default)]
+    pub configure: Vec<String>,
+    /// Extra environment for configure and make.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub cflags: Vec<String>,
+    #[serde(default)]
+    pub ldflags: Vec<String>,
+    /// Libraries appended to `LIBS` (e.g. `-lsetjmp`).
+    #[serde(default)]
+    pub libs: Vec<String>,
+    /// Shim C sources, relative to `shims/`, compiled into one static
+    /// library with the `cc` crate and linked into the program.
+    #[serde(default)]
+    pub shims: Vec<String>,
+    /// Header force-included into every C file (relative to `shims/`).
+    #[serde(default)]
+    pub force_include: Vec<String>,
+    /// Extra include dirs relative to `shims/`.
+    #[serde(default)]
+    pub shim_include: Vec<String>,
+    /// Make targets (empty = default target).
+    #[serde(default)]
+    pub make_targets: Vec<String>,
+    /// Files produced by the build, copied into the output tree:
+    /// `"<path in build tree>" = "<path in output>"`.
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Flavor {
+    pub description: String,
+    #[serde(default)]
+    pub configure: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// Module in the output tree, e.g. `bin/php.wasm`.
+    #[serde(default)]
+    pub module: String,
+    /// argv[0] the guest sees.
+    #[serde(default)]
+    pub argv0: String,
+    /// Arguments inserted before the user's.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Environment the runner sets (a user's `--env` overrides).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Output-tree directories mapped into the guest: `"lib" = "/usr/local/lib"`.
+    #[serde(default)]
+    pub dirs: BTreeMap<String, String>,
+    /// Wasm stack the module was linked with, informational.
+    #[serde(default)]
+    pub max_wasm_stack: Option<usize>,
+}
+
+/// Toolchain recipe (`recipes/toolchain.toml`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolchainRecipe {
+    pub wasi_sdk: WasiSdk,
+    pub debian: DebianLlvm,
+    /// Flags every wasm compile gets, whichever provider.
+    pub cflags: Vec<String>,
+    /// Flags every wasm link gets.
+    pub ldflags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasiSdk {
+    pub version: String,
+    /// LLVM major version inside that release.
+    pub llvm: u32,
+    /// Per host (`x86_64-linux`, `arm64-linux`, …). A host without an
+    /// entry is not downloaded.
+    pub hosts: BTreeMap<String, Artifact>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianLlvm {
+    pub llvm: u32,
+    /// Packages installed with apt when missing (and running as root).
+    pub packages: Vec<String>,
+    /// A wasi-libc sysroot newer than the host distribution's, as a .deb.
+    pub wasi_libc: Artifact,
+}
+
+/// Parse `text` (from `path`) as `T`, turning serde/toml errors into
+/// `path:line:col: message`.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|s| line_col(text, s.start))
+            .unwrap_or((1, 1));
+        anyhow::anyhow!("{}:{line}:{col}: {}", path.display(), e.message())
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map(|i| before.len() - i).unwrap_or(before.len() + 1);
+    (line, col)
+}
+
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading recipe {}", path.display()))
+}
+
+impl Recipe {
+    pub fn load(path: &Path) -> Result<Recipe> {
+        let r: Recipe = parse_toml(path, &read(path)?)?;
+        r.validate(path)?;
+        Ok(r)
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if stem != self.name {
+            bail!("{}: name = {:?} but the file is {stem}.toml", path.display(), self.name);
+        }
+        for a in std::iter::once(&self.source.artifact) {
+            check_sha(path, &a.sha256)?;
+            for alt in &a.alternates {
+                check_sha(path, &alt.sha256)?;
+            }
+        }
+        if self.kind == Kind::Interpreter && !self.flavor.contains_key(&self.default_flavor) {
+            bail!("{}: default_flavor {:?} has no [flavor.{}] table", path.display(), self.default_flavor, self.default_flavor);
+        }
+        if self.build.system != "autoconf" {
+            bail!("{}: build.system {:?} is not supported (known: autoconf)", path.display(), self.build.system);
+        }
+        Ok(())
+    }
+
+    pub fn flavor(&self, name: Option<&str>) -> Result<(&str, &Flavor)> {
+        let name = name.unwrap_or(&self.default_flavor);
+        match self.flavor.get_key_value(name) {
+            Some((k, f)) => Ok((k.as_str(), f)),
+            None => bail!(
+                "recipe {} has no flavour {name:?} (known: {})",
+                self.name,
+                self.flavor.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+fn check_sha(path: &Path, sha: &str) -> Result<()> {
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        bail!("{}: sha256 {sha:?} is not 64 lowercase hex digits", path.display());
+    }
+    Ok(())
+}
+
+impl ToolchainRecipe {
+    pub fn load(path: &Path) -> Result<ToolchainRecipe> {
+        let t: ToolchainRecipe = parse_toml(path, &read(path)?)?;
+        for a in t.wasi_sdk.hosts.values().chain(std::iter::once(&t.debian.wasi_libc)) {
+            check_sha(path, &a.sha256)?;
+        }
+        Ok(t)
+    }
+}
+
+/// All recipes in `dir`, sorted by name (`toolchain.toml` excluded).
+pub fn load_all(dir: &Path) -> Result<Vec<Recipe>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && !p.ends_with("toolchain.toml"))
+        .collect();
+    entries.sort();
+    for p in entries {
+        out.push(Recipe::load(&p)?);
+    }
+    Ok(out)
+}
+
+/// Find recipe `name` (with optional `@version` check).
+pub fn find(dir: &Path, spec: &str) -> Result<Recipe> {
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => (n, Some(v)),
+        None => (spec, None),
+    };
+    let path = dir.join(format!("{name}.toml"));
+    if !path.is_file() {
+        let known: Vec<String> = load_all(dir).map(|v| v.into_iter().map(|r| r.name).collect()).unwrap_or_default();
+        bail!("no recipe {} (known: {})", path.display(), known.join(", "));
+    }
+    let r = Recipe::load(&path)?;
+    if let Some(v) = version {
+        if v != r.version && !r.version.starts_with(&format!("{v}.")) {
+            bail!("{} pins {} {}; {spec} is not available", path.display(), r.name, r.version);
+        }
+    }
+    Ok(r)
+}

@@ -1,0 +1,338 @@
+//! The embedded runner: Wasmtime + WASI preview 1 with Wasm exceptions on.
+//!
+//! * Compiled modules are cached on disk under `<cache>/modules/`, keyed by
+//!   the module's sha256 and the engine's compatibility hash, so a second
+//!   run deserialises instead of compiling (a stat-keyed index avoids
+//!   re-hashing an unchanged module file).
+//! * `proc_exit` is kiln's own: wasmtime-wasi's refuses statuses ≥ 126,
+//!   but PHP exits 255 after a fatal error, so the guest's exact status is
+//!   carried out as [`GuestExit`].
+//! * Each run gets a fresh `Store` on a thread with a large native stack;
+//!   optional epoch deadline (timeout) and memory cap.
+
+use std::collections::hash_map::DefaultHasher;
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use wasmtime::{Config, Engine, Linker, Module, Store};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{DirPerms, FilePerms, WasiCtxBuilder};
+
+/// The guest called `proc_exit(code)`.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("guest exited with status {0}")]
+pub struct GuestExit(pub i32);
+
+/// Epoch tick length used for timeouts.
+const TICK: Duration = Duration::from_millis(10);
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Largest wasm stack a guest may use, bytes.
+    pub max_wasm_stack: usize,
+    /// Enable epoch interruption (needed for timeouts).
+    pub interruptible: bool,
+    /// Pooling allocator for many short instances (conformance runs).
+    pub pooling: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { max_wasm_stack: 16 << 20, interruptible: true, pooling: false }
+    }
+}
+
+/// Shared engine + on-disk module cache.
+pub struct Runtime {
+    engine: Engine,
+    cache_dir: PathBuf,
+    linker: Linker<Host>,
+    ticker_stop: Arc<AtomicBool>,
+    interruptible: bool,
+    /// Print cache hits/misses and timings to stderr.
+    pub verbose: bool,
+}
+
+pub struct Host {
+    wasi: WasiP1Ctx,
+    limits: Limiter,
+}
+
+/// Where the guest's stdio goes.
+#[derive(Debug, Clone, Default)]
+pub enum Stdio {
+    #[default]
+    Inherit,
+    /// Captured in memory (stdout/stderr) or fed from bytes (stdin).
+    Bytes(Vec<u8>),
+    Null,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    /// argv, argv[0] included.
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// (host dir, guest path) preopens.
+    pub dirs: Vec<(PathBuf, String)>,
+    pub stdin: Stdio,
+    /// `Stdio::Bytes(_)` = capture.
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+    pub timeout: Option<Duration>,
+    /// Cap on linear memory, bytes.
+    pub memory_limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Exit status: the guest's `proc_exit`, 0 if `_start` returned.
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Set when the guest trapped (status is then 134).
+    pub trap: Option<String>,
+    pub timed_out: bool,
+    /// The memory cap refused a grow during the run.
+    pub hit_memory_limit: bool,
+    pub elapsed: Duration,
+}
+
+impl Runtime {
+    pub fn new(cache_dir: &Path, opts: &EngineOptions) -> Result<Runtime> {
+        let mut config = Config::new();
+        config.wasm_exceptions(true);
+        config.max_wasm_stack(opts.max_wasm_stack);
+        config.epoch_interruption(opts.interruptible);
+        config.memory_init_cow(true);
+        if opts.pooling {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_memories(64).total_tables(64).total_core_instances(64);
+            pool.max_memory_size(4 << 30);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the wasmtime engine")?;
+        let mut linker: Linker<Host> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h: &mut Host| &mut h.wasi).map_err(anyhow::Error::from)?;
+        linker.allow_shadowing(true);
+        linker
+            .func_wrap("wasi_snapshot_preview1", "proc_exit", |_: wasmtime::Caller<'_, Host>, code: i32| -> wasmtime::Result<()> {
+                Err(wasmtime::Error::new(GuestExit(code)))
+            })
+            .map_err(anyhow::Error::from)?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        if opts.interruptible {
+            let e = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new().name("kiln-epoch".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    e.increment_epoch();
+                }
+            })?;
+        }
+        Ok(Runtime { engine, cache_dir: cache_dir.to_path_buf(), linker, ticker_stop, interruptible: opts.interruptible, verbose: false })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn compat_hash(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        h.finish()
+    }
+
+    /// sha256 of a module file, memoised by (path, size, mtime).
+    fn module_sha(&self, wasm: &Path) -> Result<String> {
+        let meta = fs::metadata(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+        let canon = fs::canonicalize(wasm)?;
+        let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let stat_key = crate::fetch::sha256_bytes(format!("{}|{}|{mtime}", canon.display(), meta.len()).as_bytes());
+        let memo = self.cache_dir.join("index").join(&stat_key[..32]);
+        if let Ok(s) = fs::read_to_string(&memo) {
+            if s.len() == 64 {
+                return Ok(s);
+            }
+        }
+        let sha = crate::fetch::sha256_file(wasm)?;
+        let _ = fs::create_dir_all(memo.parent().expect("has parent"));
+        let _ = write_atomic(&memo, sha.as_bytes());
+        Ok(sha)
+    }
+
+    /// Load a module, from the compiled cache when possible.
+    pub fn load(&self, wasm: &Path) -> Result<Module> {
+        let t = Instant::now();
+        let sha = self.module_sha(wasm)?;
+        let cached = self.cache_dir.join(format!("{sha}-{:016x}.cwasm", self.compat_hash()));
+        if cached.is_file() {
+            // SAFETY: the file was written by `Module::serialize` of this
+            // very engine configuration (the name carries the engine's
+            // compatibility hash) into kiln's private cache via an atomic
+            // rename; wasmtime also checks the header before use.
+            #[allow(unsafe_code)]
+            let m = unsafe { Module::deserialize_file(&self.engine, &cached) };
+            match m {
+                Ok(m) => {
+                    if self.verbose {
+                        eprintln!("kiln: module cache hit {} ({:.1} ms)", cached.display(), t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    return Ok(m);
+                }
+                Err(e) => eprintln!("kiln: ignoring unusable cached module {}: {e}", cached.display()),
+            }
+        }
+        if self.verbose {
+            eprintln!("kiln: compiling {} (not in the module cache)", wasm.display());
+        }
+        let m = Module::from_file(&self.engine, wasm)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("compiling {}", wasm.display()))?;
+        let bytes = m.serialize().map_err(anyhow::Error::from)?;
+        fs::create_dir_all(&self.cache_dir)?;
+        write_atomic(&cached, &bytes)?;
+        if self.verbose {
+            eprintln!("kiln: compiled in {:.2} s, cached at {}", t.elapsed().as_secs_f64(), cached.display());
+        }
+        Ok(m)
+    }
+
+    /// Run `module`'s `_start` once in a fresh store, on a thread with a
+    /// large native stack.
+    pub fn run(&self, module: &Module, spec: &RunSpec) -> Result<Outcome> {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("kiln-guest".into())
+                .stack_size(256 << 20)
+                .spawn_scoped(s, || self.run_here(module, spec))
+                .expect("spawning the guest thread")
+                .join()
+                .unwrap_or_else(|_| Err(anyhow!("the guest thread panicked")))
+        })
+    }
+
+    fn run_here(&self, module: &Module, spec: &RunSpec) -> Result<Outcome> {
+        let start = Instant::now();
+        let mut b = WasiCtxBuilder::new();
+        b.args(&spec.argv);
+        for (k, v) in &spec.env {
+            b.env(k, v);
+        }
+        for (host, guest) in &spec.dirs {
+            b.preopened_dir(host, guest, DirPerms::all(), FilePerms::all())
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("preopening {} as {guest}", host.display()))?;
+        }
+        match &spec.stdin {
+            Stdio::Inherit => {
+                b.inherit_stdin();
+            }
+            Stdio::Bytes(d) => {
+                b.stdin(MemoryInputPipe::new(d.clone()));
+            }
+            Stdio::Null => {}
+        }
+        let out_pipe = MemoryOutputPipe::new(usize::MAX / 2);
+        let err_pipe = MemoryOutputPipe::new(usize::MAX / 2);
+        match spec.stdout {
+            Stdio::Inherit => {
+                b.inherit_stdout();
+            }
+            Stdio::Bytes(_) => {
+                b.stdout(out_pipe.clone());
+            }
+            Stdio::Null => {}
+        }
+        match spec.stderr {
+            Stdio::Inherit => {
+                b.inherit_stderr();
+            }
+            Stdio::Bytes(_) => {
+                b.stderr(err_pipe.clone());
+            }
+            Stdio::Null => {}
+        }
+        let host = Host { wasi: b.build_p1(), limits: Limiter { max: spec.memory_limit, hit: false } };
+        let mut store = Store::new(&self.engine, host);
+        store.limiter(|h| &mut h.limits);
+        let deadline_ticks = spec.timeout.map(|t| (t.as_millis() / TICK.as_millis()).max(1) as u64);
+        if self.interruptible {
+            store.set_epoch_deadline(deadline_ticks.unwrap_or(u64::MAX / 2));
+            store.epoch_deadline_trap();
+        }
+        let mut outcome = Outcome::default();
+        let result = self
+            .linker
+            .instantiate(&mut store, module)
+            .and_then(|inst| inst.get_typed_func::<(), ()>(&mut store, "_start"))
+            .and_then(|f| f.call(&mut store, ()));
+        match result {
+            Ok(()) => outcome.status = 0,
+            Err(e) => {
+                if let Some(GuestExit(code)) = e.downcast_ref::<GuestExit>() {
+                    outcome.status = *code;
+                } else if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                    outcome.status = exit.0;
+                } else {
+                    let interrupted = matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt));
+                    outcome.timed_out = interrupted && deadline_ticks.is_some();
+                    outcome.status = 134;
+                    outcome.trap = Some(if outcome.timed_out {
+                        format!("timed out after {:.1}s", spec.timeout.unwrap_or_default().as_secs_f64())
+                    } else {
+                        format!("{e:?}")
+                    });
+                }
+            }
+        }
+        outcome.hit_memory_limit = store.data().limits.hit;
+        drop(store);
+        outcome.stdout = out_pipe.contents().to_vec();
+        outcome.stderr = err_pipe.contents().to_vec();
+        outcome.elapsed = start.elapsed();
+        Ok(outcome)
+    }
+}
+
+/// Memory cap that remembers whether it refused a grow.
+struct Limiter {
+    max: Option<usize>,
+    hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if self.max.is_some_and(|m| desired > m) {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Write via a temporary file + rename, so readers never see a torn file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("path has no parent")?;
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

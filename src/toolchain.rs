@@ -1,0 +1,223 @@
+//! The wasm32-wasip1 C toolchain. Providers, in order:
+//! 1. an explicit wasi-sdk (`--wasi-sdk PATH` or `WASI_SDK_PATH`);
+//! 2. the pinned wasi-sdk release for this host, cached or downloaded;
+//! 3. Debian's LLVM (`clang-N`, `lld-N`, `libclang-rt-N-dev-wasm32`,
+//!    installed with apt when root and missing) plus a pinned wasi-libc
+//!    sysroot unpacked into kiln's cache (no system change).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::Cmd;
+use crate::fetch::Fetcher;
+use crate::layout::Layout;
+use crate::progress::Progress;
+use crate::recipe::ToolchainRecipe;
+
+pub const TARGET: &str = "wasm32-wasip1";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    /// A wasi-sdk named by the user.
+    Explicit(PathBuf),
+    /// The pinned wasi-sdk release, unpacked in the cache.
+    WasiSdk { version: String, root: PathBuf },
+    /// Debian's LLVM packages plus a pinned wasi-libc sysroot.
+    Debian { llvm: u32 },
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Provider::Explicit(p) => write!(f, "wasi-sdk at {} (explicit)", p.display()),
+            Provider::WasiSdk { version, root } => write!(f, "wasi-sdk {version} (cached at {})", root.display()),
+            Provider::Debian { llvm } => write!(f, "Debian LLVM {llvm} + pinned wasi-libc"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    pub provider: Provider,
+    pub clang: PathBuf,
+    pub ar: PathBuf,
+    pub ranlib: PathBuf,
+    pub nm: PathBuf,
+    pub strip: PathBuf,
+    pub sysroot: PathBuf,
+    /// Flags every compile gets (exception-handling sjlj, …).
+    pub cflags: Vec<String>,
+    /// Flags every link gets.
+    pub ldflags: Vec<String>,
+}
+
+/// How the caller wants the toolchain chosen.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `--wasi-sdk PATH` (falls back to `WASI_SDK_PATH`).
+    pub wasi_sdk: Option<PathBuf>,
+    pub offline: bool,
+    /// Install missing Debian packages (when root). On by default in the
+    /// CLI; tests turn it off.
+    pub install: bool,
+}
+
+/// `x86_64-linux`, `arm64-linux`, `x86_64-macos`, … as wasi-sdk names them.
+pub fn host_key() -> String {
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        a => a,
+    };
+    format!("{arch}-{}", std::env::consts::OS)
+}
+
+impl Toolchain {
+    /// `CC` for autoconf: the compiler with target and sysroot baked in,
+    /// so tools that call `$CC` bare still cross-compile.
+    pub fn cc(&self) -> String {
+        format!("{} --target={TARGET} --sysroot={}", self.clang.display(), self.sysroot.display())
+    }
+
+    pub fn clang_version(&self) -> Result<String> {
+        let out = Cmd::new(&self.clang, ".").arg("--version").read()?;
+        Ok(out.lines().next().unwrap_or("").to_string())
+    }
+
+    /// Stable text identifying this toolchain for build stamps.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}",
+            self.provider,
+            self.clang.display(),
+            self.clang_version().unwrap_or_default(),
+            self.sysroot.display(),
+            self.cflags.join(" ")
+        )
+    }
+
+    pub fn resolve(layout: &Layout, req: &Request, progress: &Progress) -> Result<Toolchain> {
+        let recipe_path = layout.recipes().join("toolchain.toml");
+        let recipe = ToolchainRecipe::load(&recipe_path)?;
+        let explicit = req.wasi_sdk.clone().or_else(|| std::env::var_os("WASI_SDK_PATH").filter(|s| !s.is_empty()).map(PathBuf::from));
+        if let Some(root) = explicit {
+            return from_wasi_sdk(&root, Provider::Explicit(root.clone()), &recipe);
+        }
+        let mut notes = Vec::new();
+        match cached_or_downloaded_sdk(layout, req, progress, &recipe) {
+            Ok(Some(tc)) => return Ok(tc),
+            Ok(None) => notes.push(format!("no wasi-sdk {} is pinned for host {}", recipe.wasi_sdk.version, host_key())),
+            Err(e) => notes.push(format!("wasi-sdk {}: {e:#}", recipe.wasi_sdk.version)),
+        }
+        for n in &notes {
+            progress.println(format!("toolchain: {n}; falling back to Debian's LLVM"));
+        }
+        debian(layout, req, progress, &recipe)
+    }
+}
+
+fn from_wasi_sdk(root: &Path, provider: Provider, recipe: &ToolchainRecipe) -> Result<Toolchain> {
+    let bin = root.join("bin");
+    let tc = Toolchain {
+        provider,
+        clang: bin.join("clang"),
+        ar: bin.join("llvm-ar"),
+        ranlib: bin.join("llvm-ranlib"),
+        nm: bin.join("llvm-nm"),
+        strip: bin.join("llvm-strip"),
+        sysroot: root.join("share").join("wasi-sysroot"),
+        cflags: recipe.cflags.clone(),
+        ldflags: recipe.ldflags.clone(),
+    };
+    for p in [&tc.clang, &tc.ar, &tc.ranlib, &tc.nm] {
+        if !p.is_file() {
+            bail!("wasi-sdk at {}: {} is missing", root.display(), p.display());
+        }
+    }
+    if !tc.sysroot.join("lib").join(TARGET).is_dir() {
+        bail!("wasi-sdk at {}: no {TARGET} sysroot under {}", root.display(), tc.sysroot.display());
+    }
+    Ok(tc)
+}
+
+fn cached_or_downloaded_sdk(layout: &Layout, req: &Request, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Option<Toolchain>> {
+    let Some(art) = recipe.wasi_sdk.hosts.get(&host_key()) else { return Ok(None) };
+    let dir = layout.toolchain_cache().join(format!("wasi-sdk-{}", art.sha256));
+    let provider = Provider::WasiSdk { version: recipe.wasi_sdk.version.clone(), root: dir.clone() };
+    if !dir.is_dir() {
+        let fetcher = Fetcher::new(layout, progress.clone(), req.offline)?;
+        let stage = progress.stage(format!("fetch wasi-sdk {}", recipe.wasi_sdk.version));
+        let archive = fetcher.fetch(art)?;
+        crate::source::unpack(&archive, &dir, 1)?;
+        stage.done("unpacked");
+    }
+    from_wasi_sdk(&dir, provider, recipe).map(Some)
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+fn is_root() -> bool {
+    Cmd::new("id", ".").arg("-u").read().map(|s| s.trim() == "0").unwrap_or(false)
+}
+
+fn debian(layout: &Layout, req: &Request, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Toolchain> {
+    let n = recipe.debian.llvm;
+    let builtins = PathBuf::from(format!("/usr/lib/llvm-{n}/lib/clang/{n}/lib/wasi/libclang_rt.builtins-wasm32.a"));
+    let present = |b: &Path| which(&format!("clang-{n}")).is_some() && which(&format!("wasm-ld-{n}")).is_some() && which(&format!("llvm-ar-{n}")).is_some() && b.is_file();
+    if !present(&builtins) {
+        let pkgs = &recipe.debian.packages;
+        if !req.install || !is_root() || which("apt-get").is_none() {
+            bail!(
+                "no wasm toolchain: no wasi-sdk (set WASI_SDK_PATH or pass --wasi-sdk), and Debian's LLVM {n} is not installed.\n  install it with: apt-get install {}",
+                pkgs.join(" ")
+            );
+        }
+        let stage = progress.stage(format!("install Debian packages: {}", pkgs.join(" ")));
+        progress.println(format!("toolchain: installing with apt-get: {}", pkgs.join(" ")));
+        let log = layout.logs().join("apt-get-install.log");
+        let install = Cmd::new("apt-get", "/")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(pkgs);
+        if install.run(&log).is_err() {
+            Cmd::new("apt-get", "/").arg("update").run(&layout.logs().join("apt-get-update.log"))?;
+            install.run(&log)?;
+        }
+        stage.done("installed");
+        if !present(&builtins) {
+            bail!("installed {} but clang-{n}/wasm-ld-{n}/{} are still missing", pkgs.join(" "), builtins.display());
+        }
+    }
+    let art = &recipe.debian.wasi_libc;
+    let dir = layout.toolchain_cache().join(format!("wasi-libc-{}", art.sha256));
+    if !dir.is_dir() {
+        let fetcher = Fetcher::new(layout, progress.clone(), req.offline)?;
+        let stage = progress.stage("fetch wasi-libc sysroot");
+        let deb = fetcher.fetch(art)?;
+        crate::source::unpack(&deb, &dir, 0)?;
+        stage.done("unpacked");
+    }
+    let sysroot = dir.join("usr");
+    if !sysroot.join("lib").join(TARGET).join("libc.a").is_file() {
+        bail!("wasi-libc sysroot {} has no lib/{TARGET}/libc.a", sysroot.display());
+    }
+    let tool = |t: &str| which(&format!("{t}-{n}")).unwrap_or_else(|| PathBuf::from(format!("/usr/bin/{t}-{n}")));
+    Ok(Toolchain {
+        provider: Provider::Debian { llvm: n },
+        clang: tool("clang"),
+        ar: tool("llvm-ar"),
+        ranlib: tool("llvm-ranlib"),
+        nm: tool("llvm-nm"),
+        strip: tool("llvm-strip"),
+        sysroot,
+        cflags: recipe.cflags.clone(),
+        ldflags: recipe.ldflags.clone(),
+    })
+}
+
+/// The C probe `cargo xtask toolchain` compiles and runs.
+pub const PROBE_C: &str = include_str!("probe.c");

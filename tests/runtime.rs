@@ -1,0 +1,90 @@
+//! The embedded runner on tiny hand-written modules (WAT, no toolchain).
+
+use std::path::Path;
+use std::time::Duration;
+
+use kiln::runtime::{EngineOptions, RunSpec, Runtime, Stdio};
+
+fn write(dir: &Path, name: &str, wat: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, wat).unwrap();
+    p
+}
+
+const EXIT_255: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "fatal\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 6))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (call $exit (i32.const 255))))"#;
+
+const LOOP: &str = r#"(module (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))"#;
+
+const GROW: &str = r#"(module (memory (export "memory") 1)
+  (func (export "_start") (loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable))"#;
+
+fn spec() -> RunSpec {
+    RunSpec {
+        argv: vec!["t".into()],
+        stdin: Stdio::Null,
+        stdout: Stdio::Bytes(vec![]),
+        stderr: Stdio::Bytes(vec![]),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn exit_status_255_is_propagated_and_output_captured() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
+    let m = rt.load(&write(dir.path(), "e.wat", EXIT_255)).unwrap();
+    let out = rt.run(&m, &spec()).unwrap();
+    assert_eq!(out.status, 255);
+    assert_eq!(out.stdout, b"fatal\n");
+    assert!(out.trap.is_none());
+}
+
+#[test]
+fn compiled_module_is_cached_on_disk_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let wat = write(dir.path(), "e.wat", EXIT_255);
+    let rt = Runtime::new(&cache, &EngineOptions::default()).unwrap();
+    rt.load(&wat).unwrap();
+    let cwasm: Vec<_> = std::fs::read_dir(&cache).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "cwasm")).collect();
+    assert_eq!(cwasm.len(), 1);
+    let before = std::fs::metadata(cwasm[0].path()).unwrap().modified().unwrap();
+    let rt2 = Runtime::new(&cache, &EngineOptions::default()).unwrap();
+    let m = rt2.load(&wat).unwrap();
+    assert_eq!(std::fs::metadata(cwasm[0].path()).unwrap().modified().unwrap(), before, "cache entry rewritten");
+    assert_eq!(rt2.run(&m, &spec()).unwrap().status, 255);
+}
+
+#[test]
+fn a_guest_that_loops_is_stopped_by_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
+    let m = rt.load(&write(dir.path(), "l.wat", LOOP)).unwrap();
+    let mut s = spec();
+    s.timeout = Some(Duration::from_millis(300));
+    let out = rt.run(&m, &s).unwrap();
+    assert!(out.timed_out, "{out:?}");
+    assert_ne!(out.status, 0);
+    assert!(out.elapsed < Duration::from_secs(10));
+}
+
+#[test]
+fn a_guest_that_eats_memory_hits_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
+    let m = rt.load(&write(dir.path(), "g.wat", GROW)).unwrap();
+    let mut s = spec();
+    s.memory_limit = Some(64 << 20);
+    let out = rt.run(&m, &s).unwrap();
+    assert!(out.hit_memory_limit, "{out:?}");
+    assert!(out.trap.is_some());
+}

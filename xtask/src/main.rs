@@ -1,0 +1,107 @@
+//! `cargo xtask`: kiln's command line. This file parses flags and
+//! dispatches; each command lives in its own module and the `kiln` library
+//! does the work.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod build;
+mod clean;
+mod fetch;
+mod list;
+mod run;
+mod toolchain;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "kiln: build PHP, Python and Ruby for wasm32-wasip1, run them under an embedded Wasmtime",
+    long_about = "kiln turns the real interpreters into wasm32-wasip1 programs from pinned, \
+checksummed sources, runs them under an embedded Wasmtime and tests them with their own suites.\n\n\
+Outputs go to target/kiln/ (out/<interp>-<version>[-<flavor>]/, logs/). Downloads, toolchains \
+and compiled modules are cached by content in $KILN_CACHE_DIR (default ~/.cache/kiln).",
+    after_help = "Environment: KILN_CACHE_DIR (cache dir), KILN_MIRRORS (extra source mirrors, \
+tried before upstream: <mirror>/<file>), KILN_DEBIAN_MIRRORS (override the Debian archive roots \
+read from /etc/apt), WASI_SDK_PATH (use this wasi-sdk)."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct Global {
+    /// Never touch the network: everything must already be cached.
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// Say more (cache hits, commands).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// Use the wasi-sdk at PATH (else $WASI_SDK_PATH, else the pinned
+    /// release, else Debian's LLVM).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub wasi_sdk: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List recipes: interpreters and libraries, versions, flavours.
+    List(list::ListArgs),
+    /// Resolve the wasm toolchain, print it, and prove it with a C probe
+    /// (setjmp/longjmp, file I/O, argv, env, clock) run under the embedded runtime.
+    Toolchain(toolchain::ToolchainArgs),
+    /// Download and verify an interpreter's pinned sources into the cache.
+    Fetch(fetch::FetchArgs),
+    /// Build an interpreter: fetch, unpack, patch, configure, make. Prints the module path.
+    Build(build::BuildArgs),
+    /// Run a built interpreter under the embedded Wasmtime (builds it first if needed).
+    Run(run::RunArgs),
+    /// Remove target/kiln/ (build trees, outputs, logs). The download cache stays.
+    Clean(clean::CleanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List(a) => list::run(&cli.global, a),
+        Command::Toolchain(a) => toolchain::run(&cli.global, a),
+        Command::Fetch(a) => fetch::run(&cli.global, a),
+        Command::Build(a) => build::run(&cli.global, a),
+        Command::Run(a) => run::run(&cli.global, a),
+        Command::Clean(a) => clean::run(&cli.global, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What every command needs: the layout and progress.
+pub struct Ctx {
+    pub layout: kiln::layout::Layout,
+    pub progress: kiln::progress::Progress,
+    pub global: Global,
+}
+
+impl Ctx {
+    pub fn new(global: &Global) -> anyhow::Result<Ctx> {
+        let hint = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from);
+        let repo = kiln::layout::find_repo_root(hint.as_deref())?;
+        Ok(Ctx {
+            layout: kiln::layout::Layout::new(repo)?,
+            progress: kiln::progress::Progress::new(false),
+            global: global.clone(),
+        })
+    }
+
+    pub fn toolchain_request(&self) -> kiln::toolchain::Request {
+        kiln::toolchain::Request { wasi_sdk: self.global.wasi_sdk.clone(), offline: self.global.offline, install: true }
+    }
+}

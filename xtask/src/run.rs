@@ -1,0 +1,83 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use kiln::runtime::{EngineOptions, RunSpec, Runtime, Stdio};
+
+use crate::{Ctx, Global};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Recipe name (php, python, ruby), optionally `name@version`.
+    pub interp: String,
+    #[arg(long)]
+    pub flavor: Option<String>,
+    /// Map a host directory into the guest: HOST or HOST::GUEST (default
+    /// guest path = HOST). The current directory is always mapped as `.`.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    pub dirs: Vec<String>,
+    /// Set a guest environment variable (overrides the recipe's).
+    #[arg(long = "env", value_name = "K=V")]
+    pub envs: Vec<String>,
+    /// Stop the guest after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Arguments passed to the interpreter.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx::new(g)?;
+    let recipe = kiln::recipe::find(&ctx.layout.recipes(), &a.interp)?;
+    let out = kiln::layout::output_dir(&ctx.layout, &recipe, a.flavor.as_deref())?;
+    let module = out.join(&recipe.run.module);
+    if !module.is_file() {
+        eprintln!("{} is not built yet; building it first", module.display());
+        let plan = crate::build::build_plan(&ctx, &a.interp, a.flavor.as_deref(), None, false)?;
+        kiln::build::Builder { layout: &ctx.layout, progress: &ctx.progress, offline: g.offline }.build(&plan)?;
+    }
+    let mut spec = RunSpec {
+        argv: vec![recipe.run.argv0.clone()],
+        stdin: Stdio::Inherit,
+        stdout: Stdio::Inherit,
+        stderr: Stdio::Inherit,
+        timeout: a.timeout.map(std::time::Duration::from_secs_f64),
+        ..Default::default()
+    };
+    spec.argv.extend(recipe.run.args.iter().cloned());
+    spec.argv.extend(a.args.iter().cloned());
+    let mut env: std::collections::BTreeMap<String, String> = recipe.run.env.clone();
+    for kv in &a.envs {
+        let (k, v) = kv.split_once('=').with_context(|| format!("--env {kv:?}: expected K=V"))?;
+        env.insert(k.to_string(), v.to_string());
+    }
+    spec.env = env.into_iter().collect();
+    for (host, guest) in &recipe.run.dirs {
+        spec.dirs.push((out.join(host), guest.clone()));
+    }
+    spec.dirs.push((std::env::current_dir()?, ".".into()));
+    for d in &a.dirs {
+        let (host, guest) = match d.split_once("::") {
+            Some((h, gp)) => (h.to_string(), gp.to_string()),
+            None => (d.clone(), d.clone()),
+        };
+        let hp = PathBuf::from(&host);
+        if !hp.is_dir() {
+            bail!("--dir {d}: {host} is not a directory");
+        }
+        spec.dirs.push((hp, guest));
+    }
+    let mut rt = Runtime::new(&ctx.layout.module_cache(), &EngineOptions { interruptible: a.timeout.is_some(), ..Default::default() })?;
+    rt.verbose = g.verbose;
+    let m = rt.load(&module)?;
+    let outcome = rt.run(&m, &spec)?;
+    if let Some(trap) = &outcome.trap {
+        eprintln!("kiln: {} stopped: {trap}", recipe.name);
+    }
+    if g.verbose {
+        eprintln!("kiln: exit status {} after {:.1} ms", outcome.status, outcome.elapsed.as_secs_f64() * 1e3);
+    }
+    Ok(ExitCode::from((outcome.status & 0xff) as u8))
+}
