@@ -66,8 +66,8 @@ impl Fetcher {
     pub fn new(layout: &Layout, progress: Progress, offline: bool) -> Result<Fetcher> {
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(15))
-            .timeout(None)
-            .read_timeout(Duration::from_secs(60))
+            // Whole-transfer cap; an interrupted transfer resumes.
+            .timeout(Duration::from_secs(30 * 60))
             .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the HTTP client")?;
@@ -196,6 +196,9 @@ impl Fetcher {
                 Ok(Transfer::Missing(status)) => {
                     return Ok(Attempt::Skip(format!("HTTP {status}")));
                 }
+                // An unknown host or a refused connection will not heal
+                // in a second: move on to the next URL.
+                Err(e) if is_unreachable(&e) => return Ok(Attempt::Skip(format!("unreachable ({})", root_cause(&e)))),
                 Err(e) => last_err = Some(e),
             }
         }
@@ -267,6 +270,14 @@ impl Fetcher {
         }
         Ok(Transfer::Complete(hasher))
     }
+}
+
+fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<reqwest::Error>().is_some_and(|r| r.is_connect()))
+}
+
+fn root_cause(e: &anyhow::Error) -> String {
+    e.root_cause().to_string()
 }
 
 enum Transfer {

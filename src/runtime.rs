@@ -22,7 +22,7 @@ use anyhow::{anyhow, Context, Result};
 use wasmtime::{Config, Engine, Linker, Module, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{DirPerms, FilePerms, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// The guest called `proc_exit(code)`.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -108,6 +108,8 @@ impl Runtime {
     pub fn new(cache_dir: &Path, opts: &EngineOptions) -> Result<Runtime> {
         let mut config = Config::new();
         config.wasm_exceptions(true);
+        // Wasmtime insists the async stack (unused here) be the larger one.
+        config.async_stack_size(opts.max_wasm_stack + (1 << 20));
         config.max_wasm_stack(opts.max_wasm_stack);
         config.epoch_interruption(opts.interruptible);
         config.memory_init_cow(true);
@@ -227,7 +229,7 @@ impl Runtime {
             b.env(k, v);
         }
         for (host, guest) in &spec.dirs {
-            b.preopened_dir(host, guest, DirPerms::all(), FilePerms::all())
+            b.preopened_dir(host, guest, FsPerms::ReadWrite)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("preopening {} as {guest}", host.display()))?;
         }

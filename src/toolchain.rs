@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::cmd::Cmd;
 use crate::fetch::Fetcher;
@@ -108,7 +108,7 @@ impl Toolchain {
         match cached_or_downloaded_sdk(layout, req, progress, &recipe) {
             Ok(Some(tc)) => return Ok(tc),
             Ok(None) => notes.push(format!("no wasi-sdk {} is pinned for host {}", recipe.wasi_sdk.version, host_key())),
-            Err(e) => notes.push(format!("wasi-sdk {}: {e:#}", recipe.wasi_sdk.version)),
+            Err(e) => notes.push(format!("wasi-sdk {} not available: {}", recipe.wasi_sdk.version, e.root_cause())),
         }
         for n in &notes {
             progress.println(format!("toolchain: {n}; falling back to Debian's LLVM"));

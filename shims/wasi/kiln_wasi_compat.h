@@ -124,6 +124,30 @@ unsigned int inet_addr(const char *cp);
 #ifndef SO_SNDTIMEO
 #define SO_SNDTIMEO 21
 #endif
+#ifndef SO_DEBUG
+#define SO_DEBUG 1
+#endif
+#ifndef SO_TYPE
+#define SO_TYPE 3
+#endif
+#ifndef SO_ERROR
+#define SO_ERROR 4
+#endif
+#ifndef SO_DONTROUTE
+#define SO_DONTROUTE 5
+#endif
+#ifndef SO_OOBINLINE
+#define SO_OOBINLINE 10
+#endif
+#ifndef SO_RCVLOWAT
+#define SO_RCVLOWAT 18
+#endif
+#ifndef SO_SNDLOWAT
+#define SO_SNDLOWAT 19
+#endif
+#ifndef SO_ACCEPTCONN
+#define SO_ACCEPTCONN 30
+#endif
 #ifndef POLLPRI
 #define POLLPRI 0x002
 #endif
