@@ -45,6 +45,9 @@ impl Builder<'_> {
     }
 
     pub fn build(&self, plan: &BuildPlan) -> Result<BuildResult> {
+        for dep in &plan.deps {
+            self.build(dep).with_context(|| format!("building {}, a dependency of {}", dep.id, plan.id))?;
+        }
         if Self::is_current(plan) {
             return Ok(BuildResult::UpToDate);
         }
@@ -62,17 +65,37 @@ impl Builder<'_> {
         plan.make.run(&plan.log_dir.join("make.log")).with_context(|| format!("building {}", plan.id))?;
         stage.done("done");
 
+        if let Some(install) = &plan.install {
+            let stage = self.progress.stage(format!("{}: make install (staged)", plan.id));
+            let _ = fs::remove_dir_all(&plan.dest_dir);
+            install.run(&plan.log_dir.join("install.log")).with_context(|| format!("installing {}", plan.id))?;
+            stage.done(&format!("-> {}", plan.dest_dir.display()));
+        }
+        for (i, step) in plan.post.iter().enumerate() {
+            let stage = self.progress.stage(format!("{}: {}", plan.id, step.name));
+            step.cmd.run(&plan.log_dir.join(format!("post-{i}.log"))).with_context(|| format!("{}: {}", plan.id, step.name))?;
+            stage.done("done");
+        }
+
         let stage = self.progress.stage(format!("{}: install outputs", plan.id));
         let tmp_out = plan.out_dir.with_extension("partial");
         let _ = fs::remove_dir_all(&tmp_out);
-        for (from, to) in &plan.outputs {
-            let src = plan.src_dir.join(from);
+        for (src, to) in &plan.outputs {
+            let src = src.clone();
             let dst = tmp_out.join(to);
             if !src.exists() {
                 bail!("{}: the build did not produce {} (see {})", plan.id, src.display(), plan.log_dir.join("make.log").display());
             }
             fs::create_dir_all(dst.parent().expect("output has a parent"))?;
             copy_tree(&src, &dst)?;
+        }
+        for p in &plan.prune {
+            let victim = tmp_out.join(p);
+            if victim.is_dir() {
+                fs::remove_dir_all(&victim)?;
+            } else if victim.exists() {
+                fs::remove_file(&victim)?;
+            }
         }
         fs::write(tmp_out.join(OUT_STAMP), &plan.out_stamp)?;
         replace_dir_with_move(&tmp_out, &plan.out_dir)?;
@@ -112,9 +135,20 @@ impl Builder<'_> {
             stage.done(&format!("{} files", plan.shims.len()));
         }
 
-        let stage = self.progress.stage(format!("{}: configure", plan.id));
-        plan.configure.run(&plan.log_dir.join("configure.log")).with_context(|| format!("configuring {}", plan.id))?;
-        stage.done("done");
+        if let Some(native) = &plan.native {
+            let stage = self.progress.stage(format!("{}: native build (configure + make)", plan.id));
+            fs::create_dir_all(&native.dir)?;
+            native.configure.run(&plan.log_dir.join("native-configure.log")).with_context(|| format!("configuring the native build of {}", plan.id))?;
+            native.make.run(&plan.log_dir.join("native-make.log")).with_context(|| format!("making the native build of {}", plan.id))?;
+            stage.done("done");
+        }
+
+        fs::create_dir_all(&plan.build_dir)?;
+        if let Some(configure) = &plan.configure {
+            let stage = self.progress.stage(format!("{}: configure", plan.id));
+            configure.run(&plan.log_dir.join("configure.log")).with_context(|| format!("configuring {}", plan.id))?;
+            stage.done("done");
+        }
         fs::write(plan.work_dir.join(TREE_STAMP), &plan.tree_stamp)?;
         Ok(())
     }

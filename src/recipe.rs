@@ -90,7 +90,19 @@ pub struct Recipe {
     /// Patch series directory: `patches/<name>/<series>/`.
     pub series: String,
     pub source: Source,
+    /// Library recipes built (for wasm) before this one; their `include/`
+    /// and `lib/` are added to the compiler and linker search paths.
+    #[serde(default)]
+    pub deps: Vec<String>,
+    /// An optional build for the build machine from the same source tree
+    /// (CPython's "build python", Ruby's baseruby), run before the cross build.
+    #[serde(default)]
+    pub native: Option<Native>,
     pub build: Build,
+    /// Commands run after install, before outputs are collected
+    /// (e.g. byte-compiling a stdlib with the native interpreter).
+    #[serde(default)]
+    pub post: Vec<Post>,
     #[serde(default)]
     pub flavor: BTreeMap<String, Flavor>,
     /// Flavour used when none is given.
@@ -118,11 +130,48 @@ fn one() -> usize {
     1
 }
 
+/// Placeholders allowed in configure arguments, env values, post commands
+/// and output paths: `{src}` (source tree), `{build}` (cross build dir),
+/// `{native}` (native build dir), `{dest}` (install staging dir, the
+/// DESTDIR), `{prefix}` (install prefix, `/usr/local`), `{jobs}`, and
+/// `{dep:NAME}` (a dependency's output tree).
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Native {
+    #[serde(default)]
+    pub configure: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub make_targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Post {
+    /// What this step is for (shown as the stage name).
+    pub name: String,
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
-    /// Build system driver; only `autoconf` for now.
+    /// Build system driver: `autoconf` (`configure` + `make`) or `make`
+    /// (a plain Makefile; `configure` must be empty).
     pub system: String,
+    /// Build in a separate directory (`{build}`), running the source tree's
+    /// configure by relative path, instead of in the source tree.
+    #[serde(default)]
+    pub out_of_tree: bool,
+    /// Extra make arguments (after targets), e.g. `CC={cc}` for plain makefiles.
+    #[serde(default)]
+    pub make_args: Vec<String>,
+    /// Make targets run with `DESTDIR={dest}` after the build (e.g. install).
+    #[serde(default)]
+    pub install_targets: Vec<String>,
     /// Arguments to `./configure` (after `--host`/`--build`/`--prefix`).
     #[serde(default)]
     pub configure: Vec<String>,
@@ -150,8 +199,11 @@ pub struct Build {
     #[serde(default)]
     pub make_targets: Vec<String>,
     /// Files produced by the build, copied into the output tree:
-    /// `"<path in build tree>" = "<path in output>"`.
+    /// `"<path in build dir, or with placeholders>" = "<path in output>"`.
     pub outputs: BTreeMap<String, String>,
+    /// Output-tree paths removed after collection (what cannot work on WASI).
+    #[serde(default)]
+    pub prune: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -259,16 +311,23 @@ impl Recipe {
                 check_sha(path, &alt.sha256)?;
             }
         }
-        if self.kind == Kind::Interpreter && !self.flavor.contains_key(&self.default_flavor) {
+        if (self.kind == Kind::Interpreter || !self.flavor.is_empty()) && !self.flavor.contains_key(&self.default_flavor) {
             bail!("{}: default_flavor {:?} has no [flavor.{}] table", path.display(), self.default_flavor, self.default_flavor);
         }
-        if self.build.system != "autoconf" {
-            bail!("{}: build.system {:?} is not supported (known: autoconf)", path.display(), self.build.system);
+        match self.build.system.as_str() {
+            "autoconf" => {}
+            "make" if self.build.configure.is_empty() => {}
+            "make" => bail!("{}: build.system = \"make\" takes no configure arguments", path.display()),
+            other => bail!("{}: build.system {other:?} is not supported (known: autoconf, make)", path.display()),
         }
         Ok(())
     }
 
     pub fn flavor(&self, name: Option<&str>) -> Result<(&str, &Flavor)> {
+        static NONE: Flavor = Flavor { description: String::new(), configure: Vec::new() };
+        if self.flavor.is_empty() && name.is_none() {
+            return Ok((self.default_flavor.as_str(), &NONE));
+        }
         let name = name.unwrap_or(&self.default_flavor);
         match self.flavor.get_key_value(name) {
             Some((k, f)) => Ok((k.as_str(), f)),

@@ -27,6 +27,13 @@ pid_t getppid(void);
 int dup(int fd);
 int dup2(int oldfd, int newfd);
 int getdtablesize(void);
+int kill(pid_t pid, int sig);
+pid_t getpgrp(void);
+pid_t getpgid(pid_t pid);
+int setpgid(pid_t pid, pid_t pgid);
+pid_t getsid(pid_t pid);
+pid_t setsid(void);
+char *ttyname(int fd);
 int pipe(int fds[2]);
 
 /* users and groups: there are none; everything runs as uid/gid 0 */
@@ -39,6 +46,10 @@ int chown(const char *path, uid_t owner, gid_t group);
 int lchown(const char *path, uid_t owner, gid_t group);
 int fchown(int fd, uid_t owner, gid_t group);
 mode_t umask(mode_t mask);
+int setuid(uid_t uid);
+int setgid(gid_t gid);
+int seteuid(uid_t uid);
+int setegid(gid_t gid);
 
 /* files */
 char *mktemp(char *tmpl);

@@ -16,6 +16,13 @@ int dup(int fd) { (void)fd; FAIL(-1); }
 int dup2(int oldfd, int newfd) { (void)oldfd; (void)newfd; FAIL(-1); }
 int getdtablesize(void) { return 1024; }
 int pipe(int fds[2]) { (void)fds; FAIL(-1); }
+int kill(pid_t pid, int sig) { (void)pid; (void)sig; FAIL(-1); }
+pid_t getpgrp(void) { return 1; }
+pid_t getpgid(pid_t pid) { (void)pid; return 1; }
+int setpgid(pid_t pid, pid_t pgid) { (void)pid; (void)pgid; FAIL(-1); }
+pid_t getsid(pid_t pid) { (void)pid; return 1; }
+pid_t setsid(void) { FAIL(-1); }
+char *ttyname(int fd) { (void)fd; FAIL(NULL); }
 
 uid_t getuid(void) { return 0; }
 uid_t geteuid(void) { return 0; }
@@ -26,6 +33,10 @@ int chown(const char *path, uid_t owner, gid_t group) { (void)path; (void)owner;
 int lchown(const char *path, uid_t owner, gid_t group) { (void)path; (void)owner; (void)group; FAIL(-1); }
 int fchown(int fd, uid_t owner, gid_t group) { (void)fd; (void)owner; (void)group; FAIL(-1); }
 mode_t umask(mode_t mask) { (void)mask; return 022; }
+int setuid(uid_t uid) { (void)uid; FAIL(-1); }
+int setgid(gid_t gid) { (void)gid; FAIL(-1); }
+int seteuid(uid_t uid) { (void)uid; FAIL(-1); }
+int setegid(gid_t gid) { (void)gid; FAIL(-1); }
 
 char *mktemp(char *tmpl) { if (tmpl) tmpl[0] = 0; FAIL(tmpl); }
 int mkstemp(char *tmpl) { (void)tmpl; FAIL(-1); }
