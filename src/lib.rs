@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod cmd;
+pub mod conformance;
 pub mod fetch;
 pub mod layout;
 pub mod plan;

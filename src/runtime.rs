@@ -72,6 +72,8 @@ pub enum Stdio {
     /// Captured in memory (stdout/stderr) or fed from bytes (stdin).
     Bytes(Vec<u8>),
     Null,
+    /// stderr only: interleave into the captured stdout (like `2>&1`).
+    Merged,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -240,7 +242,7 @@ impl Runtime {
             Stdio::Bytes(d) => {
                 b.stdin(MemoryInputPipe::new(d.clone()));
             }
-            Stdio::Null => {}
+            Stdio::Null | Stdio::Merged => {}
         }
         let out_pipe = MemoryOutputPipe::new(usize::MAX / 2);
         let err_pipe = MemoryOutputPipe::new(usize::MAX / 2);
@@ -251,7 +253,7 @@ impl Runtime {
             Stdio::Bytes(_) => {
                 b.stdout(out_pipe.clone());
             }
-            Stdio::Null => {}
+            Stdio::Null | Stdio::Merged => {}
         }
         match spec.stderr {
             Stdio::Inherit => {
@@ -259,6 +261,9 @@ impl Runtime {
             }
             Stdio::Bytes(_) => {
                 b.stderr(err_pipe.clone());
+            }
+            Stdio::Merged => {
+                b.stderr(out_pipe.clone());
             }
             Stdio::Null => {}
         }

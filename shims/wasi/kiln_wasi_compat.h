@@ -15,6 +15,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* LLVM lowers only setjmp/longjmp to Wasm exception handling; the sig*
+ * variants would stay unresolved. There are no signal masks to save on
+ * WASI, so they are exactly setjmp/longjmp. */
+#include <setjmp.h>
+#undef sigsetjmp
+#undef siglongjmp
+#define sigsetjmp(env, savemask) setjmp(env)
+#define siglongjmp(env, val) longjmp(env, val)
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -12,6 +12,7 @@ mod clean;
 mod fetch;
 mod list;
 mod run;
+mod test;
 mod toolchain;
 
 #[derive(Parser)]
@@ -60,6 +61,9 @@ enum Command {
     Build(build::BuildArgs),
     /// Run a built interpreter under the embedded Wasmtime (builds it first if needed).
     Run(run::RunArgs),
+    /// Run the interpreter's own upstream test suite under the embedded
+    /// runtime and compare with the baseline in tests/baseline/.
+    Test(test::TestArgs),
     /// Remove target/kiln/ (build trees, outputs, logs). The download cache stays.
     Clean(clean::CleanArgs),
 }
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Build(a) => build::run(&cli.global, a),
         Command::Run(a) => run::run(&cli.global, a),
         Command::Clean(a) => clean::run(&cli.global, a),
+        Command::Test(a) => test::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,197 @@
+//! Conformance: run an interpreter's own test suite under the embedded
+//! runtime, hold the results against a baseline in the repo
+//! (`tests/baseline/<interp>.toml`), and write reports (terminal table,
+//! JSON, JUnit XML, HTML).
+
+pub mod phpt;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::progress::Progress;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Skip,
+    /// Failed, and the test itself says it is expected to (XFAIL).
+    Xfail,
+    /// Passed with a warning (e.g. XFAIL section but passes).
+    Warn,
+    Timeout,
+    /// The test file itself could not be used (parse error, …).
+    Broken,
+}
+
+impl Outcome {
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Fail | Outcome::Timeout | Outcome::Broken)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestResult {
+    /// Path relative to the suite root (or as given).
+    pub name: String,
+    #[serde(skip)]
+    pub path: PathBuf,
+    pub title: String,
+    pub outcome: Outcome,
+    pub detail: String,
+    /// The output of a failing test.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub output: String,
+    pub seconds: f64,
+    /// Set when the baseline expects this failure: its reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+}
+
+impl TestResult {
+    pub fn new(path: &Path) -> TestResult {
+        TestResult {
+            name: path.display().to_string(),
+            path: path.to_path_buf(),
+            title: String::new(),
+            outcome: Outcome::Broken,
+            detail: String::new(),
+            output: String::new(),
+            seconds: 0.0,
+            baseline: None,
+        }
+    }
+}
+
+/// Expected failures and skips on WASI, each with a reason.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    #[serde(default)]
+    pub expected: Vec<Expected>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// Globs over test names relative to the suite root.
+    pub tests: Vec<String>,
+    /// One line: why this cannot pass on WASI.
+    pub reason: String,
+}
+
+impl Baseline {
+    pub fn load(path: &Path) -> Result<Baseline> {
+        if !path.is_file() {
+            return Ok(Baseline::default());
+        }
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let b: Baseline = crate::recipe::parse_toml(path, &text)?;
+        for e in &b.expected {
+            if e.reason.trim().is_empty() || e.reason.contains('\n') {
+                anyhow::bail!("{}: every expected failure needs a one-line reason ({:?})", path.display(), e.tests);
+            }
+        }
+        Ok(b)
+    }
+
+    fn matchers(&self) -> Result<Vec<(globset::GlobSet, &str, &[String])>> {
+        self.expected
+            .iter()
+            .map(|e| {
+                let mut b = globset::GlobSetBuilder::new();
+                for t in &e.tests {
+                    b.add(globset::GlobBuilder::new(t).literal_separator(true).build()?);
+                }
+                Ok((b.build()?, e.reason.as_str(), e.tests.as_slice()))
+            })
+            .collect()
+    }
+
+    /// Mark expected failures; return names the baseline lists that passed.
+    pub fn apply(&self, results: &mut [TestResult]) -> Result<Vec<String>> {
+        let m = self.matchers()?;
+        let mut now_pass = Vec::new();
+        for r in results.iter_mut() {
+            if let Some((_, reason, _)) = m.iter().find(|(g, _, _)| g.is_match(&r.name)) {
+                if r.outcome.is_failure() {
+                    r.baseline = Some(reason.to_string());
+                } else if r.outcome == Outcome::Pass {
+                    // Only exact names (not broad globs) count as "now passes".
+                    if m.iter().any(|(_, _, tests)| tests.iter().any(|t| t == &r.name)) {
+                        now_pass.push(r.name.clone());
+                    }
+                }
+            }
+        }
+        Ok(now_pass)
+    }
+}
+
+/// Collect test files under `paths` (files or directories) with extension
+/// `ext`, relative to `root` where possible, filtered by `filter` globs.
+pub fn discover(root: &Path, paths: &[PathBuf], ext: &str, filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
+    let glob = match filter {
+        Some(f) => Some(globset::Glob::new(f)?.compile_matcher()),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for p in paths {
+        let abs = if p.is_absolute() { p.clone() } else { root.join(p) };
+        let abs = if abs.exists() { abs } else { std::env::current_dir()?.join(p) };
+        if !abs.exists() {
+            anyhow::bail!("{} does not exist (looked in {} and the current directory)", p.display(), root.display());
+        }
+        for e in walkdir::WalkDir::new(&abs).sort_by_file_name() {
+            let e = e?;
+            if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == ext) {
+                let name = e.path().strip_prefix(root).unwrap_or(e.path()).display().to_string();
+                if glob.as_ref().is_none_or(|g| g.is_match(&name) || g.is_match(e.path().file_name().unwrap_or_default())) {
+                    out.push((name, e.path().to_path_buf()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Run `tests` on `jobs` worker threads; `serial` ones afterwards, alone.
+pub fn run_parallel<F>(tests: &[(String, PathBuf)], serial: &dyn Fn(&Path) -> bool, jobs: usize, progress: &Progress, f: F) -> Vec<TestResult>
+where
+    F: Fn(&Path) -> TestResult + Sync,
+{
+    let bar = progress.counter("tests", tests.len() as u64);
+    let (par, ser): (Vec<_>, Vec<_>) = tests.iter().partition(|(_, p)| !serial(p));
+    let results = Mutex::new(Vec::with_capacity(tests.len()));
+    let next = AtomicUsize::new(0);
+    let run_one = |(name, path): &(String, PathBuf)| {
+        let mut r = f(path);
+        r.name = name.clone();
+        bar.inc(1);
+        results.lock().expect("no poisoned lock").push(r);
+    };
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(t) = par.get(i) else { break };
+                run_one(t);
+            });
+        }
+    });
+    for t in ser {
+        run_one(t);
+    }
+    bar.finish_and_clear();
+    let mut v = results.into_inner().expect("no poisoned lock");
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}

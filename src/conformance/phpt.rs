@@ -1,0 +1,435 @@
+//! A `.phpt` runner faithful to php-src's `run-tests.php`: the same
+//! sections, INI overrides, EXPECTF→regex translation, output
+//! normalisation and SKIPIF prefixes — but each test runs in a fresh
+//! instance of the cached, precompiled module, in-process.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use super::{Outcome, TestResult};
+use crate::runtime::{RunSpec, Runtime, Stdio};
+use wasmtime::Module;
+
+/// run-tests.php's `$ini_overwrites` (PHP 8.4), applied to every test.
+pub const INI_OVERWRITES: &[&str] = &[
+    "output_handler=",
+    "open_basedir=",
+    "disable_functions=",
+    "output_buffering=Off",
+    "error_reporting=32767",
+    "display_errors=1",
+    "display_startup_errors=1",
+    "log_errors=0",
+    "html_errors=0",
+    "track_errors=0",
+    "report_memleaks=1",
+    "report_zend_debug=0",
+    "docref_root=",
+    "docref_ext=.html",
+    "error_prepend_string=",
+    "error_append_string=",
+    "auto_prepend_file=",
+    "auto_append_file=",
+    "ignore_repeated_errors=0",
+    "precision=14",
+    "serialize_precision=-1",
+    "memory_limit=128M",
+    "opcache.fast_shutdown=0",
+    "opcache.file_update_protection=0",
+    "opcache.revalidate_freq=0",
+    "opcache.jit_hot_loop=1",
+    "opcache.jit_hot_func=1",
+    "opcache.jit_hot_return=1",
+    "opcache.jit_hot_side_exit=1",
+    "opcache.jit_max_root_traces=100000",
+    "opcache.jit_max_side_traces=100000",
+    "opcache.jit_max_exit_counters=100000",
+    "opcache.protect_memory=1",
+    "zend.assertions=1",
+    "zend.exception_ignore_args=0",
+    "zend.exception_string_param_max_len=15",
+    "short_open_tag=0",
+];
+
+/// Sections only the CGI SAPI can run.
+const CGI_SECTIONS: &[&str] = &["CGI", "GET", "POST", "POST_RAW", "GZIP_POST", "DEFLATE_POST", "PUT", "COOKIE", "HEADERS", "EXPECTHEADERS", "REQUEST"];
+
+/// A parsed .phpt file: section name → text.
+#[derive(Debug, Clone, Default)]
+pub struct Phpt {
+    pub path: PathBuf,
+    pub sections: BTreeMap<String, String>,
+}
+
+impl Phpt {
+    pub fn parse(path: &Path) -> Result<Phpt> {
+        let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let mut sections = BTreeMap::new();
+        let mut current: Option<String> = None;
+        let mut body = String::new();
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim_end_matches(['\n', '\r']);
+            if let Some(name) = trimmed.strip_prefix("--").and_then(|r| r.strip_suffix("--")) {
+                if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                    if let Some(c) = current.take() {
+                        sections.insert(c, std::mem::take(&mut body));
+                    }
+                    current = Some(name.to_string());
+                    continue;
+                }
+            }
+            if current.is_some() {
+                body.push_str(line);
+            }
+        }
+        match current {
+            Some(c) => {
+                sections.insert(c, body);
+            }
+            None => bail!("{}: not a .phpt file (no --TEST-- section)", path.display()),
+        }
+        if !sections.contains_key("TEST") {
+            bail!("{}: missing --TEST-- section", path.display());
+        }
+        // FILEEOF: the file without its trailing newline.
+        if let Some(f) = sections.remove("FILEEOF") {
+            let f = f.strip_suffix("\r\n").or_else(|| f.strip_suffix('\n')).unwrap_or(&f).to_string();
+            sections.insert("FILE".into(), f);
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for name in ["FILE", "EXPECT", "EXPECTF", "EXPECTREGEX"] {
+            let ext = format!("{name}_EXTERNAL");
+            if let Some(rel) = sections.remove(&ext) {
+                let p = dir.join(rel.trim());
+                let content = fs::read(&p).with_context(|| format!("{}: {ext} {}", path.display(), p.display()))?;
+                sections.insert(name.into(), String::from_utf8_lossy(&content).into_owned());
+            }
+        }
+        let expects = ["EXPECT", "EXPECTF", "EXPECTREGEX"].iter().filter(|s| sections.contains_key(**s)).count();
+        if !sections.contains_key("FILE") {
+            bail!("{}: missing --FILE-- section", path.display());
+        }
+        if expects != 1 {
+            bail!("{}: needs exactly one of --EXPECT--, --EXPECTF--, --EXPECTREGEX--", path.display());
+        }
+        Ok(Phpt { path: path.to_path_buf(), sections })
+    }
+
+    pub fn get(&self, s: &str) -> Option<&str> {
+        self.sections.get(s).map(|s| s.as_str())
+    }
+
+    pub fn title(&self) -> String {
+        self.get("TEST").unwrap_or("").trim().to_string()
+    }
+}
+
+/// PHP's `preg_quote($s, '/')`.
+pub fn preg_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        match c {
+            '.' | '\\' | '+' | '*' | '?' | '[' | '^' | ']' | '$' | '(' | ')' | '{' | '}' | '=' | '!' | '<' | '>' | '|' | ':' | '-' | '#' | '/' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\0' => out.push_str("\\000"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// run-tests.php's `expectf_to_regex()`.
+pub fn expectf_to_regex(wanted: &str) -> String {
+    let wanted = wanted.replace("\r\n", "\n");
+    let mut temp = String::new();
+    let len = wanted.len();
+    let mut start_offset = 0;
+    while start_offset < len {
+        let (start, end) = match wanted[start_offset..].find("%r").map(|i| i + start_offset) {
+            Some(s) => match wanted[s + 2..].find("%r").map(|i| i + s + 2) {
+                Some(e) => (s, e),
+                None => (len, len),
+            },
+            None => (len, len),
+        };
+        temp.push_str(&preg_quote(&wanted[start_offset..start]));
+        if end > start {
+            temp.push('(');
+            temp.push_str(&wanted[start + 2..end]);
+            temp.push(')');
+        }
+        start_offset = end + 2;
+    }
+    // strtr() with two-character keys: one left-to-right pass.
+    let mut out = String::with_capacity(temp.len() * 2);
+    let mut chars = temp.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            let rep = match chars.peek() {
+                Some('e') => Some("\\/"),
+                Some('s') => Some("[^\\r\\n]+"),
+                Some('S') => Some("[^\\r\\n]*"),
+                Some('a') => Some(".+"),
+                Some('A') => Some(".*"),
+                Some('w') => Some("\\s*"),
+                Some('i') => Some("[+-]?\\d+"),
+                Some('d') => Some("\\d+"),
+                Some('x') => Some("[0-9a-fA-F]+"),
+                Some('f') => Some("[+-]?(?:\\d+|(?=\\.\\d))(?:\\.\\d+)?(?:[Ee][+-]?\\d+)?"),
+                Some('c') => Some("."),
+                Some('0') => Some("\\x00"),
+                _ => None,
+            };
+            if let Some(r) = rep {
+                chars.next();
+                out.push_str(r);
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// PHP's `trim()` default character set.
+fn php_trim(s: &str) -> &str {
+    s.trim_matches([' ', '\t', '\n', '\r', '\0', '\x0B'])
+}
+
+/// Does `output` satisfy the test's expectation, as run-tests judges it?
+pub fn matches(t: &Phpt, output: &str) -> Result<bool> {
+    let output = php_trim(output).replace("\r\n", "\n");
+    if let Some(w) = t.get("EXPECT") {
+        return Ok(php_trim(w).replace("\r\n", "\n") == output);
+    }
+    let re = if let Some(w) = t.get("EXPECTF") {
+        expectf_to_regex(php_trim(w))
+    } else {
+        php_trim(t.get("EXPECTREGEX").unwrap_or("")).replace("\r\n", "\n")
+    };
+    let pattern = format!("^{re}$");
+    let regex = pcre2::bytes::RegexBuilder::new()
+        .dotall(true)
+        .jit_if_available(true)
+        .build(&pattern)
+        .with_context(|| format!("{}: the expectation is not a valid regex", t.path.display()))?;
+    Ok(regex.is_match(output.as_bytes()).unwrap_or(false))
+}
+
+/// What a phpt run needs from its environment.
+pub struct PhptEnv<'a> {
+    pub runtime: &'a Runtime,
+    pub module: &'a Module,
+    /// The interpreter's source tree: cwd and `{PWD}` base; mapped into
+    /// the guest at the same absolute path.
+    pub root: PathBuf,
+    /// Guest `/tmp` (and `{TMP}`).
+    pub tmp: PathBuf,
+    pub timeout: Duration,
+    pub memory_limit: usize,
+    /// Extensions the binary has (lowercase), for --EXTENSIONS--.
+    pub extensions: Vec<String>,
+}
+
+impl PhptEnv<'_> {
+    fn spec(&self, argv: Vec<String>, env: Vec<(String, String)>, stdin: Option<Vec<u8>>, merged: bool) -> RunSpec {
+        let mut dirs = vec![(self.root.clone(), self.root.display().to_string()), (self.tmp.clone(), "/tmp".to_string())];
+        dirs.push((self.root.clone(), ".".to_string()));
+        RunSpec {
+            argv,
+            env,
+            dirs,
+            stdin: stdin.map(Stdio::Bytes).unwrap_or(Stdio::Null),
+            stdout: Stdio::Bytes(vec![]),
+            stderr: if merged { Stdio::Merged } else { Stdio::Bytes(vec![]) },
+            timeout: Some(self.timeout),
+            memory_limit: Some(self.memory_limit),
+        }
+    }
+
+    fn ini_args(&self, extra: &[String]) -> Vec<String> {
+        let mut v = vec!["php".to_string(), "-n".to_string()];
+        for i in INI_OVERWRITES.iter().map(|s| s.to_string()).chain(extra.iter().cloned()) {
+            v.push("-d".into());
+            v.push(i);
+        }
+        v
+    }
+}
+
+fn base_env(tmp: &Path) -> Vec<(String, String)> {
+    let _ = tmp;
+    ["REDIRECT_STATUS", "QUERY_STRING", "PATH_TRANSLATED", "SCRIPT_FILENAME", "REQUEST_METHOD", "CONTENT_TYPE", "CONTENT_LENGTH", "TZ"]
+        .iter()
+        .map(|k| (k.to_string(), String::new()))
+        .chain([("TEST_PHP_EXECUTABLE".to_string(), "php".to_string()), ("TMPDIR".to_string(), "/tmp".to_string())])
+        .collect()
+}
+
+/// Run one .phpt file (with FLAKY retry) and judge it.
+pub fn run(env: &PhptEnv<'_>, path: &Path) -> TestResult {
+    let start = std::time::Instant::now();
+    let mut r = run_once(env, path);
+    if r.outcome == Outcome::Fail {
+        if let Ok(t) = Phpt::parse(path) {
+            if t.sections.contains_key("FLAKY") {
+                r = run_once(env, path);
+                r.detail.push_str(" (retried: FLAKY)");
+            }
+        }
+    }
+    r.seconds = start.elapsed().as_secs_f64();
+    r
+}
+
+fn run_once(env: &PhptEnv<'_>, path: &Path) -> TestResult {
+    let mut res = TestResult::new(path);
+    let t = match Phpt::parse(path) {
+        Ok(t) => t,
+        Err(e) => {
+            res.outcome = Outcome::Broken;
+            res.detail = format!("{e:#}");
+            return res;
+        }
+    };
+    res.title = t.title();
+    for s in CGI_SECTIONS {
+        if t.sections.contains_key(*s) {
+            res.outcome = Outcome::Skip;
+            res.detail = format!("needs the CGI SAPI (--{s}--), not built for WASI");
+            return res;
+        }
+    }
+    if t.sections.contains_key("PHPDBG") {
+        res.outcome = Outcome::Skip;
+        res.detail = "needs phpdbg, not built for WASI".into();
+        return res;
+    }
+    if let Some(exts) = t.get("EXTENSIONS") {
+        for e in exts.split(['\n', '\r']).map(str::trim).filter(|e| !e.is_empty()) {
+            if !env.extensions.iter().any(|x| x.eq_ignore_ascii_case(e)) {
+                res.outcome = Outcome::Skip;
+                res.detail = format!("required extension {e} is not built");
+                return res;
+            }
+        }
+    }
+    match execute(env, &t) {
+        Ok((outcome, detail, output)) => {
+            res.outcome = outcome;
+            res.detail = detail;
+            res.output = output;
+        }
+        Err(e) => {
+            res.outcome = Outcome::Broken;
+            res.detail = format!("{e:#}");
+        }
+    }
+    res
+}
+
+fn subst(s: &str, dir: &Path) -> String {
+    s.replace("{PWD}", &dir.display().to_string()).replace("{TMP}", "/tmp")
+}
+
+fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
+    let dir = t.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let stem = t.path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+    let mut ini: Vec<String> = Vec::new();
+    if let Some(i) = t.get("INI") {
+        for line in subst(i, &dir).lines() {
+            let line = line.trim();
+            if !line.is_empty() && !line.starts_with(';') && line.contains('=') {
+                ini.push(line.to_string());
+            }
+        }
+    }
+    let mut vars = base_env(&env.tmp);
+    if let Some(e) = t.get("ENV") {
+        for line in subst(e, &dir).lines() {
+            if let Some((k, v)) = line.trim().split_once('=') {
+                if !k.is_empty() {
+                    vars.retain(|(x, _)| x != k);
+                    vars.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+    }
+
+    // SKIPIF
+    let mut xfail = t.get("XFAIL").map(|s| s.trim().to_string());
+    if let Some(code) = t.get("SKIPIF") {
+        let skip_file = dir.join(format!("{stem}.skip.php"));
+        fs::write(&skip_file, code)?;
+        let mut argv = env.ini_args(&["display_errors=1".into(), "display_startup_errors=0".into()]);
+        argv.push("-q".into());
+        for i in &ini {
+            argv.push("-d".into());
+            argv.push(i.clone());
+        }
+        argv.push(skip_file.display().to_string());
+        let out = env.runtime.run(env.module, &env.spec(argv, vars.clone(), None, true))?;
+        let _ = fs::remove_file(&skip_file);
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("skip") {
+            return Ok((Outcome::Skip, text, String::new()));
+        }
+        if lower.starts_with("xfail") {
+            xfail = Some(text[5..].trim().to_string());
+        }
+    }
+
+    let php_file = dir.join(format!("{stem}.php"));
+    fs::write(&php_file, t.get("FILE").unwrap_or(""))?;
+    let mut argv = env.ini_args(&ini);
+    argv.push("-f".into());
+    argv.push(php_file.display().to_string());
+    if let Some(a) = t.get("ARGS") {
+        argv.push("--".into());
+        argv.extend(a.split_whitespace().map(String::from));
+    }
+    let capture = t.get("CAPTURE_STDIO").map(|s| s.to_ascii_uppercase());
+    let merged = capture.as_deref().is_none_or(|c| c.contains("STDERR") && c.contains("STDOUT"));
+    let stdin = t.get("STDIN").map(|s| s.as_bytes().to_vec());
+    let out = env.runtime.run(env.module, &env.spec(argv, vars.clone(), stdin, merged))?;
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    if let Some(c) = &capture {
+        if !c.contains("STDOUT") {
+            output.clear();
+        }
+        if c.contains("STDERR") && !merged {
+            output.push_str(&String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    if let Some(code) = t.get("CLEAN") {
+        let clean_file = dir.join(format!("{stem}.clean.php"));
+        fs::write(&clean_file, code)?;
+        let mut argv = env.ini_args(&[]);
+        argv.push(clean_file.display().to_string());
+        let _ = env.runtime.run(env.module, &env.spec(argv, vars.clone(), None, true));
+        let _ = fs::remove_file(&clean_file);
+    }
+    let _ = fs::remove_file(&php_file);
+    if out.timed_out {
+        return Ok((Outcome::Timeout, format!("stopped after {:.0}s", env.timeout.as_secs_f64()), output));
+    }
+    if let Some(trap) = &out.trap {
+        let what = if out.hit_memory_limit { "memory cap reached" } else { "trap" };
+        return Ok((Outcome::Fail, format!("{what}: {}", trap.lines().next().unwrap_or("")), output));
+    }
+    let ok = matches(t, &output)?;
+    Ok(match (ok, xfail) {
+        (true, None) => (Outcome::Pass, String::new(), String::new()),
+        (true, Some(_)) => (Outcome::Warn, "XFAIL section but test passes".into(), String::new()),
+        (false, Some(reason)) => (Outcome::Xfail, reason, output),
+        (false, None) => (Outcome::Fail, "output differs from expectation".into(), output),
+    })
+}

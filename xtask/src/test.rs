@@ -1,0 +1,116 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use kiln::conformance::report::Report;
+use kiln::conformance::{phpt, Baseline, Outcome};
+use kiln::runtime::{EngineOptions, RunSpec, Runtime, Stdio};
+
+use crate::{Ctx, Global};
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Interpreter (php).
+    pub interp: String,
+    /// Test files or directories, inside the interpreter's source tree
+    /// (relative paths resolve there first) or anywhere on disk. Default:
+    /// the recipe's representative subset; with --full, everything.
+    pub paths: Vec<PathBuf>,
+    /// Worker threads (default: number of CPUs).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Only tests whose path or file name matches this glob.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Per-test time limit, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Per-test linear-memory cap, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory_mib: usize,
+    /// Write <suite>.json, <suite>.xml (JUnit) and index.html here.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Run the whole upstream suite instead of the default subset.
+    #[arg(long)]
+    pub full: bool,
+    #[arg(long)]
+    pub flavor: Option<String>,
+}
+
+/// The default (CI) subset and the whole suite, per interpreter.
+fn default_paths(interp: &str, full: bool) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(match (interp, full) {
+        ("php", false) => vec!["Zend/tests".into(), "tests/lang".into()],
+        ("php", true) => vec![".".into()],
+        (other, _) => bail!("no conformance suite wired up for {other} yet (known: php)"),
+    })
+}
+
+pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx::new(g)?;
+    let plan = crate::build::build_plan(&ctx, &a.interp, a.flavor.as_deref(), None, false)?;
+    let builder = kiln::build::Builder { layout: &ctx.layout, progress: &ctx.progress, offline: g.offline };
+    builder.build(&plan)?;
+    if !plan.src_dir.is_dir() {
+        bail!("{} has no source tree (built from the cache); run `cargo xtask clean` and build again", plan.src_dir.display());
+    }
+    let root = plan.src_dir.clone();
+    let paths = if a.paths.is_empty() { default_paths(&plan.recipe.name, a.full)? } else { a.paths.clone() };
+    let tests = kiln::conformance::discover(&root, &paths, "phpt", a.filter.as_deref())?;
+    if tests.is_empty() {
+        bail!("no .phpt files under {:?}", paths);
+    }
+    let jobs = a.jobs.unwrap_or_else(kiln::plan::default_jobs);
+    let rt = Runtime::new(&ctx.layout.module_cache(), &EngineOptions { pooling: false, ..Default::default() })?;
+    let module = rt.load(&plan.module())?;
+    let tmp = tempfile::tempdir()?;
+    // Which extensions the binary has (for --EXTENSIONS--).
+    let m = rt.run(
+        &module,
+        &RunSpec { argv: vec!["php".into(), "-n".into(), "-m".into()], stdout: Stdio::Bytes(vec![]), stderr: Stdio::Bytes(vec![]), stdin: Stdio::Null, ..Default::default() },
+    )?;
+    let extensions: Vec<String> = String::from_utf8_lossy(&m.stdout).lines().filter(|l| !l.starts_with('[') && !l.is_empty()).map(|l| l.trim().to_lowercase()).collect();
+    let env = phpt::PhptEnv {
+        runtime: &rt,
+        module: &module,
+        root: root.clone(),
+        tmp: tmp.path().to_path_buf(),
+        timeout: Duration::from_secs_f64(a.timeout),
+        memory_limit: a.memory_mib << 20,
+        extensions,
+    };
+    eprintln!("running {} tests with {jobs} jobs", tests.len());
+    let start = Instant::now();
+    let serial = |p: &std::path::Path| {
+        p.parent().is_some_and(|d| d.join("CONFLICTS").is_file())
+            || std::fs::read_to_string(p).map(|t| t.contains("\n--CONFLICTS--")).unwrap_or(false)
+    };
+    let mut results = kiln::conformance::run_parallel(&tests, &serial, jobs, &ctx.progress, |p| phpt::run(&env, p));
+    let wall = start.elapsed().as_secs_f64();
+    let baseline_path = ctx.layout.repo.join("tests").join("baseline").join(format!("{}.toml", plan.recipe.name));
+    let baseline = Baseline::load(&baseline_path)?;
+    let now_pass = baseline.apply(&mut results)?;
+    let report = Report::new(&format!("{}-phpt", plan.recipe.name), &plan.id, jobs, wall, &results, now_pass.clone());
+    print!("{}", report.table());
+    if let Some(dir) = &a.report {
+        report.write(dir).with_context(|| format!("writing reports to {}", dir.display()))?;
+        println!("reports: {}", dir.display());
+    }
+    let unexpected: Vec<_> = results.iter().filter(|r| r.outcome.is_failure() && r.baseline.is_none()).collect();
+    for r in &unexpected {
+        println!("FAIL {} [{}] {:?}: {}", r.name, r.title, r.outcome, r.detail);
+    }
+    for n in &now_pass {
+        println!("NOW PASSES (remove from {}): {n}", baseline_path.display());
+    }
+    if !unexpected.is_empty() {
+        println!("{} unexpected failures (baseline: {})", unexpected.len(), baseline_path.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let timeouts = results.iter().filter(|r| r.outcome == Outcome::Timeout).count();
+    println!("ok: no unexpected failures ({timeouts} timeouts, all expected)");
+    Ok(ExitCode::SUCCESS)
+}

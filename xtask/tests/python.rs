@@ -1,0 +1,111 @@
+//! Slow tier: build CPython 3.13 with kiln and check it as a user would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn xtask(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).current_dir(cwd).output().expect("running xtask")
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+fn built() -> &'static str {
+    static BUILT: OnceLock<String> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = xtask(&["build", "python"], repo());
+        assert!(out.status.success(), "build failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(path.ends_with("out/python-3.13.5/bin/python.wasm"), "{path}");
+        path
+    })
+}
+
+fn py_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
+    built();
+    let mut all = vec!["run", "python", "--"];
+    all.extend_from_slice(args);
+    let out = xtask(&all, cwd);
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn py(args: &[&str]) -> (i32, String, String) {
+    py_in(repo(), args)
+}
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn second_build_does_no_work() {
+    built();
+    let out = xtask(&["build", "python"], repo());
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("up to date"));
+}
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn version_and_platform() {
+    let (code, out, err) = py(&["-c", "import sys; print(sys.version_info[:2], sys.platform)"]);
+    assert_eq!((code, out.as_str()), (0, "(3, 13) wasi\n"), "{err}");
+}
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn stdlib_and_c_modules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("check.py"),
+        r#"
+import json, re, decimal, zlib, sqlite3, hashlib, asyncio, collections, bz2, lzma
+import xml.etree.ElementTree as ET
+print(json.dumps({"a": [1, 2]}, sort_keys=True))
+print(re.sub(r"(\d+)", r"<\1>", "a1b22"))
+print(decimal.Decimal("1.1") + decimal.Decimal("2.2"))
+data = b"kiln" * 100
+print(len(zlib.compress(data)) < len(data), zlib.decompress(zlib.compress(data)) == data)
+print(bz2.decompress(bz2.compress(data)) == data, lzma.decompress(lzma.compress(data)) == data)
+db = sqlite3.connect(":memory:")
+db.execute("create table t(x int)")
+db.executemany("insert into t values (?)", [(i,) for i in range(1, 11)])
+print(db.execute("select sum(x) from t").fetchone()[0])
+print(hashlib.sha256(b"abc").hexdigest())
+async def main():
+    await asyncio.sleep(0)
+    return 42
+print(asyncio.run(main()))
+print(ET.fromstring("<r><i>1</i><i>2</i></r>").findall("i")[1].text)
+print(collections.Counter("abracadabra").most_common(1))
+with open("out.txt", "w") as f:
+    f.write("written")
+print(open("out.txt").read())
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = py_in(dir.path(), &["check.py"]);
+    assert_eq!(code, 0, "{err}");
+    let expected = "{\"a\": [1, 2]}\na<1>b<22>\n3.3\nTrue True\nTrue True\n55\nba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n42\n2\n[('a', 5)]\nwritten\n";
+    assert_eq!(out, expected);
+}
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn exit_codes_tracebacks_and_recursion() {
+    assert_eq!(py(&["-c", "import sys; sys.exit(4)"]).0, 4);
+    let (code, _, err) = py(&["-c", "def f():\n    raise ValueError('boom')\nf()"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("Traceback (most recent call last)") && err.contains("ValueError: boom"), "{err}");
+    let (code, out, err) = py(&["-c", "import sys\ndef r(n): return r(n+1)\ntry:\n    r(0)\nexcept RecursionError:\n    print('recursion caught')"]);
+    assert_eq!((code, out.as_str()), (0, "recursion caught\n"), "{err}");
+}
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn module_flag_and_env_merge() {
+    let (code, out, err) = py(&["-m", "json.tool", "--help"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("usage"), "{out}");
+    let out = xtask(&["run", "python", "--env", "KILN_X=1", "--", "-c", "import os; print(os.environ['KILN_X'], os.environ['PYTHONHOME'])"], repo());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1 /usr/local\n");
+}
