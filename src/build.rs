@@ -17,6 +17,7 @@ use crate::toolchain::{host_key, TARGET};
 
 const TREE_STAMP: &str = ".kiln-tree-stamp";
 const OUT_STAMP: &str = ".kiln-stamp";
+const NATIVE_STAMP: &str = ".kiln-native-stamp";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildResult {
@@ -121,8 +122,21 @@ impl Builder<'_> {
         stage.done(&format!("{}", archive.display()));
 
         let stage = self.progress.stage(format!("{}: unpack + patch", plan.id));
+        // Start from a fresh tree; keep a native build whose stamp still
+        // matches (it depends only on the pristine source).
+        let native_ok = plan.native.as_ref().is_some_and(|n| read_stamp(&n.dir.join(NATIVE_STAMP)).as_deref() == Some(n.stamp.as_str()));
         if plan.work_dir.exists() {
-            fs::remove_dir_all(&plan.work_dir).with_context(|| format!("removing stale {}", plan.work_dir.display()))?;
+            for e in fs::read_dir(&plan.work_dir)? {
+                let p = e?.path();
+                if native_ok && plan.native.as_ref().is_some_and(|n| n.dir == p) {
+                    continue;
+                }
+                if p.is_dir() {
+                    fs::remove_dir_all(&p).with_context(|| format!("removing stale {}", p.display()))?;
+                } else {
+                    fs::remove_file(&p)?;
+                }
+            }
         }
         crate::source::unpack(&archive, &plan.src_dir, plan.recipe.source.strip_components)?;
         let patches: Vec<PathBuf> = plan.patches.iter().map(|p| p.path.clone()).collect();
@@ -135,11 +149,13 @@ impl Builder<'_> {
             stage.done(&format!("{} files", plan.shims.len()));
         }
 
-        if let Some(native) = &plan.native {
+        if let Some(native) = plan.native.as_ref().filter(|_| !native_ok) {
             let stage = self.progress.stage(format!("{}: native build (configure + make)", plan.id));
+            let _ = fs::remove_dir_all(&native.dir);
             fs::create_dir_all(&native.dir)?;
             native.configure.run(&plan.log_dir.join("native-configure.log")).with_context(|| format!("configuring the native build of {}", plan.id))?;
             native.make.run(&plan.log_dir.join("native-make.log")).with_context(|| format!("making the native build of {}", plan.id))?;
+            fs::write(native.dir.join(NATIVE_STAMP), &native.stamp)?;
             stage.done("done");
         }
 

@@ -463,7 +463,7 @@ impl BuildPlan {
             let _ = writeln!(s, "  0. dep     {} ({})", d.id, d.out_dir.display());
         }
         if let Some(n) = &self.native {
-            let _ = writeln!(s, "  4. native  {}\n             {}", n.configure.display(), n.make.display());
+            let _ = writeln!(s, "  4. native  {}\n             {}\n             (native stamp {})", n.configure.display(), n.make.display(), n.stamp);
         }
         if let Some(c) = &self.configure {
             let _ = writeln!(s, "  5. configure\n       {}", c.display());
