@@ -52,6 +52,19 @@ impl Builder<'_> {
         if Self::is_current(plan) {
             return Ok(BuildResult::UpToDate);
         }
+        // One build of a given id at a time (two `cargo xtask` processes, or
+        // parallel tests); the second waits, then finds it current.
+        let lock_dir = self.layout.work.join("locks");
+        fs::create_dir_all(&lock_dir)?;
+        let lock_path = lock_dir.join(format!("{}.lock", plan.id));
+        let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).with_context(|| format!("opening {}", lock_path.display()))?;
+        if lock.try_lock().is_err() {
+            self.progress.println(format!("{}: waiting for another build of it to finish ({})", plan.id, lock_path.display()));
+            lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+        }
+        if Self::is_current(plan) {
+            return Ok(BuildResult::UpToDate);
+        }
         let cached = self.layout.build_cache().join(&plan.out_stamp);
         if cached.join(OUT_STAMP).is_file() {
             let stage = self.progress.stage(format!("{}: restore from build cache", plan.id));
