@@ -11,6 +11,8 @@ pub mod conformance;
 pub mod fetch;
 pub mod layout;
 pub mod plan;
+pub mod postprocess;
+pub mod release;
 pub mod progress;
 pub mod recipe;
 pub mod runtime;

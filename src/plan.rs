@@ -26,6 +26,8 @@ pub struct ToolchainView {
     pub cflags: Vec<String>,
     pub ldflags: Vec<String>,
     pub fingerprint: String,
+    /// Provider and compiler version, without machine paths.
+    pub version_line: String,
 }
 
 impl ToolchainView {
@@ -38,6 +40,7 @@ impl ToolchainView {
             cflags: tc.cflags.clone(),
             ldflags: tc.ldflags.clone(),
             fingerprint: tc.fingerprint(),
+            version_line: format!("{} / {}", tc.provider.kind(), tc.clang_version().unwrap_or_default()),
         }
     }
 
@@ -51,6 +54,7 @@ impl ToolchainView {
             cflags: vec![],
             ldflags: vec![],
             fingerprint: "unresolved".into(),
+            version_line: "unresolved".into(),
         }
     }
 }

@@ -204,6 +204,10 @@ pub struct Build {
     /// Output-tree paths removed after collection (what cannot work on WASI).
     #[serde(default)]
     pub prune: Vec<String>,
+    /// Output-tree paths kept in the build but left out of release
+    /// artifacts (e.g. a stdlib's test package, kept for conformance).
+    #[serde(default)]
+    pub release_prune: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -321,6 +325,10 @@ impl Recipe {
             other => bail!("{}: build.system {other:?} is not supported (known: autoconf, make)", path.display()),
         }
         Ok(())
+    }
+
+    pub fn release_prune(&self) -> Vec<String> {
+        self.build.release_prune.clone()
     }
 
     pub fn flavor(&self, name: Option<&str>) -> Result<(&str, &Flavor)> {

@@ -28,6 +28,17 @@ pub enum Provider {
     Debian { llvm: u32 },
 }
 
+impl Provider {
+    /// Short name without paths (for build-info).
+    pub fn kind(&self) -> String {
+        match self {
+            Provider::Explicit(_) => "wasi-sdk (explicit)".into(),
+            Provider::WasiSdk { version, .. } => format!("wasi-sdk {version}"),
+            Provider::Debian { llvm } => format!("Debian LLVM {llvm} + wasi-libc"),
+        }
+    }
+}
+
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -108,7 +119,7 @@ impl Toolchain {
         match cached_or_downloaded_sdk(layout, req, progress, &recipe) {
             Ok(Some(tc)) => return Ok(tc),
             Ok(None) => notes.push(format!("no wasi-sdk {} is pinned for host {}", recipe.wasi_sdk.version, host_key())),
-            Err(e) => notes.push(format!("wasi-sdk {} not available: {}", recipe.wasi_sdk.version, e.root_cause())),
+            Err(e) => notes.push(format!("wasi-sdk {} not reachable ({})", recipe.wasi_sdk.version, e.root_cause().to_string().lines().last().unwrap_or("").trim())),
         }
         for n in &notes {
             progress.println(format!("toolchain: {n}; falling back to Debian's LLVM"));
@@ -147,8 +158,8 @@ fn cached_or_downloaded_sdk(layout: &Layout, req: &Request, progress: &Progress,
     let provider = Provider::WasiSdk { version: recipe.wasi_sdk.version.clone(), root: dir.clone() };
     if !dir.is_dir() {
         let fetcher = Fetcher::new(layout, progress.clone(), req.offline)?;
-        let stage = progress.stage(format!("fetch wasi-sdk {}", recipe.wasi_sdk.version));
         let archive = fetcher.fetch(art)?;
+        let stage = progress.stage(format!("unpack wasi-sdk {}", recipe.wasi_sdk.version));
         crate::source::unpack(&archive, &dir, 1)?;
         stage.done("unpacked");
     }

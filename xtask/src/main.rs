@@ -10,7 +10,9 @@ use clap::{Args, Parser, Subcommand};
 mod build;
 mod clean;
 mod fetch;
+mod inspect;
 mod list;
+mod release;
 mod run;
 mod test;
 mod toolchain;
@@ -64,6 +66,11 @@ enum Command {
     /// Run the interpreter's own upstream test suite under the embedded
     /// runtime and compare with the baseline in tests/baseline/.
     Test(test::TestArgs),
+    /// Release artifacts: post-processed .wasm (+ debug), -wasi.tar.gz,
+    /// manifest, OCI image (layout + archive, platform wasi/wasm), SHA256SUMS.
+    Release(release::ReleaseArgs),
+    /// Show a module's kiln build-info, imports/exports and section sizes.
+    Inspect(inspect::InspectArgs),
     /// Remove target/kiln/ (build trees, outputs, logs). The download cache stays.
     Clean(clean::CleanArgs),
 }
@@ -78,6 +85,8 @@ fn main() -> ExitCode {
         Command::Run(a) => run::run(&cli.global, a),
         Command::Clean(a) => clean::run(&cli.global, a),
         Command::Test(a) => test::run(&cli.global, a),
+        Command::Release(a) => release::run(&cli.global, a),
+        Command::Inspect(a) => inspect::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

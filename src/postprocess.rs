@@ -1,0 +1,144 @@
+//! Post-processing with walrus: a release module without debug and name
+//! sections (custom sections are not needed at run time), a `producers`
+//! entry for kiln, and a `kiln.build-info` custom section (JSON) saying
+//! exactly what went in. The unstripped module, with the same build-info,
+//! is kept beside it as the debug artifact.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub const BUILD_INFO: &str = "kiln.build-info";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BuildInfo {
+    pub recipe: String,
+    pub version: String,
+    pub flavor: String,
+    pub sources: Vec<Pinned>,
+    pub patches: Vec<Pinned>,
+    pub deps: Vec<String>,
+    pub toolchain: String,
+    pub configure: Vec<String>,
+    pub cflags: String,
+    pub ldflags: String,
+    pub kiln: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Pinned {
+    pub name: String,
+    pub sha256: String,
+}
+
+impl BuildInfo {
+    pub fn of(plan: &crate::plan::BuildPlan) -> BuildInfo {
+        BuildInfo {
+            recipe: plan.recipe.name.clone(),
+            version: plan.recipe.version.clone(),
+            flavor: plan.flavor.clone(),
+            sources: std::iter::once(Pinned { name: plan.source.file.clone(), sha256: plan.source.sha256.clone() })
+                .chain(plan.deps.iter().map(|d| Pinned { name: d.source.file.clone(), sha256: d.source.sha256.clone() }))
+                .collect(),
+            patches: plan
+                .patches
+                .iter()
+                .map(|p| Pinned { name: p.path.file_name().unwrap_or_default().to_string_lossy().into(), sha256: p.sha256.clone() })
+                .collect(),
+            deps: plan.deps.iter().map(|d| d.id.clone()).collect(),
+            toolchain: plan.toolchain.version_line.clone(),
+            configure: plan.recipe.build.configure.iter().chain(plan.recipe.flavor(Some(&plan.flavor)).map(|f| &f.1.configure).into_iter().flatten()).cloned().collect(),
+            cflags: plan.toolchain.cflags.iter().chain(&plan.recipe.build.cflags).cloned().collect::<Vec<_>>().join(" "),
+            ldflags: plan.toolchain.ldflags.iter().chain(&plan.recipe.build.ldflags).cloned().collect::<Vec<_>>().join(" "),
+            kiln: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// Produce (release, debug) module bytes from `input`.
+pub fn process(input: &Path, info: &BuildInfo) -> Result<(Vec<u8>, Vec<u8>)> {
+    let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let json = serde_json::to_vec(info)?;
+
+    let mut debug = walrus::ModuleConfig::new()
+        .parse(&bytes)
+        .map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
+    debug.producers.add_processed_by("kiln", env!("CARGO_PKG_VERSION"));
+    debug.customs.add(walrus::RawCustomSection { name: BUILD_INFO.into(), data: json.clone() });
+    let debug_bytes = debug.emit_wasm();
+
+    let mut cfg = walrus::ModuleConfig::new();
+    cfg.generate_dwarf(false).generate_name_section(false);
+    let mut release = cfg.parse(&bytes).map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
+    let names: Vec<String> = release.customs.iter().map(|(_, c)| c.name().to_string()).collect();
+    for n in names {
+        release.customs.remove_raw(&n);
+    }
+    release.producers.add_processed_by("kiln", env!("CARGO_PKG_VERSION"));
+    release.customs.add(walrus::RawCustomSection { name: BUILD_INFO.into(), data: json });
+    Ok((release.emit_wasm(), debug_bytes))
+}
+
+/// What `cargo xtask inspect` shows.
+#[derive(Debug, Default, Serialize)]
+pub struct Inspection {
+    pub build_info: Option<serde_json::Value>,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    /// (section, bytes) in file order.
+    pub sections: Vec<(String, usize)>,
+    pub size: usize,
+}
+
+pub fn inspect(path: &Path) -> Result<Inspection> {
+    use wasmparser::{Parser, Payload};
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Inspection { size: bytes.len(), ..Default::default() };
+    for payload in Parser::new(0).parse_all(&bytes) {
+        let payload = payload.with_context(|| format!("{} is not a valid wasm module", path.display()))?;
+        let name = match &payload {
+            Payload::TypeSection(_) => "type",
+            Payload::ImportSection(_) => "import",
+            Payload::FunctionSection(_) => "function",
+            Payload::TableSection(_) => "table",
+            Payload::MemorySection(_) => "memory",
+            Payload::TagSection(_) => "tag",
+            Payload::GlobalSection(_) => "global",
+            Payload::ExportSection(_) => "export",
+            Payload::ElementSection(_) => "element",
+            Payload::DataCountSection { .. } => "datacount",
+            Payload::DataSection(_) => "data",
+            Payload::CodeSectionStart { .. } => "code",
+            Payload::CustomSection(c) => {
+                if c.name() == BUILD_INFO {
+                    out.build_info = serde_json::from_slice(c.data()).ok();
+                }
+                out.sections.push((format!("custom:{}", c.name()), c.data().len()));
+                ""
+            }
+            _ => "",
+        };
+        if let Some(r) = payload.as_section() {
+            if !name.is_empty() {
+                out.sections.push((name.to_string(), r.1.len()));
+            }
+        }
+        match payload {
+            Payload::ImportSection(s) => {
+                for imp in s.into_imports() {
+                    let imp = imp?;
+                    out.imports.push(format!("{}::{}", imp.module, imp.name));
+                }
+            }
+            Payload::ExportSection(s) => {
+                for e in s {
+                    let e = e?;
+                    out.exports.push(format!("{} ({:?})", e.name, e.kind));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
