@@ -66,7 +66,8 @@ impl Builder<'_> {
             return Ok(BuildResult::UpToDate);
         }
         let cached = self.layout.build_cache().join(&plan.out_stamp);
-        if cached.join(OUT_STAMP).is_file() {
+        let use_cache = std::env::var_os("KILN_NO_BUILD_CACHE").is_none();
+        if use_cache && cached.join(OUT_STAMP).is_file() {
             let stage = self.progress.stage(format!("{}: restore from build cache", plan.id));
             replace_dir_with_copy(&cached, &plan.out_dir)?;
             stage.done(&format!("copied from {}", cached.display()));
@@ -114,10 +115,12 @@ impl Builder<'_> {
         fs::write(tmp_out.join(OUT_STAMP), &plan.out_stamp)?;
         replace_dir_with_move(&tmp_out, &plan.out_dir)?;
         // Keep a copy keyed by content for fresh clones.
-        let _ = fs::remove_dir_all(&cached);
-        if let Err(e) = copy_tree(&plan.out_dir, &cached) {
+        if use_cache {
             let _ = fs::remove_dir_all(&cached);
-            self.progress.println(format!("warning: could not store the build in {}: {e:#}", cached.display()));
+            if let Err(e) = copy_tree(&plan.out_dir, &cached) {
+                let _ = fs::remove_dir_all(&cached);
+                self.progress.println(format!("warning: could not store the build in {}: {e:#}", cached.display()));
+            }
         }
         stage.done(&format!("-> {}", plan.out_dir.display()));
         Ok(BuildResult::Built)

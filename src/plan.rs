@@ -261,6 +261,11 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
 
     let mut cflags: Vec<String> = tc.cflags.clone();
     cflags.extend(vars.subst_all(name, &recipe.build.cflags)?);
+    // Reproducible across checkouts and machines: no build paths in the
+    // output (__FILE__, debug info).
+    cflags.push(format!("-ffile-prefix-map={}=/kiln/{id}", work_dir.display()));
+    cflags.push(format!("-ffile-prefix-map={}=/kiln/repo", layout.repo.display()));
+    cflags.push(format!("-ffile-prefix-map={}=/kiln/cache", layout.cache.display()));
     for inc in &shim_includes {
         cflags.push(format!("-I{}", inc.display()));
     }

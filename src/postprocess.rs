@@ -62,6 +62,7 @@ pub fn process(input: &Path, info: &BuildInfo) -> Result<(Vec<u8>, Vec<u8>)> {
     let json = serde_json::to_vec(info)?;
 
     let mut debug = walrus::ModuleConfig::new()
+        .generate_dwarf(true)
         .parse(&bytes)
         .map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
     debug.producers.add_processed_by("kiln", env!("CARGO_PKG_VERSION"));

@@ -60,6 +60,7 @@ fn tar_bytes(entries: &[Entry], gzip: bool) -> Result<Vec<u8>> {
     for d in dirs {
         files.entry(d).or_insert(None);
     }
+    files.remove("");
     let mut b = tar::Builder::new(Vec::new());
     b.mode(tar::HeaderMode::Deterministic);
     for (name, src) in &files {

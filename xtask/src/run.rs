@@ -20,6 +20,9 @@ pub struct RunArgs {
     /// Set a guest environment variable (overrides the recipe's).
     #[arg(long = "env", value_name = "K=V")]
     pub envs: Vec<String>,
+    /// Run this module instead of the built one (e.g. a release artifact).
+    #[arg(long, value_name = "FILE.wasm")]
+    pub module: Option<PathBuf>,
     /// Stop the guest after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
@@ -32,8 +35,8 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     let ctx = Ctx::new(g)?;
     let recipe = kiln::recipe::find(&ctx.layout.recipes(), &a.interp)?;
     let out = kiln::layout::output_dir(&ctx.layout, &recipe, a.flavor.as_deref())?;
-    let module = out.join(&recipe.run.module);
-    if !module.is_file() {
+    let module = a.module.clone().unwrap_or_else(|| out.join(&recipe.run.module));
+    if !module.is_file() && a.module.is_none() {
         eprintln!("{} is not built yet; building it first", module.display());
         let plan = crate::build::build_plan(&ctx, &a.interp, a.flavor.as_deref(), None, false)?;
         kiln::build::Builder { layout: &ctx.layout, progress: &ctx.progress, offline: g.offline }.build(&plan)?;
