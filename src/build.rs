@@ -47,7 +47,8 @@ impl Builder<'_> {
 
     pub fn build(&self, plan: &BuildPlan) -> Result<BuildResult> {
         for dep in &plan.deps {
-            self.build(dep).with_context(|| format!("building {}, a dependency of {}", dep.id, plan.id))?;
+            self.build(dep)
+                .with_context(|| format!("building {}, a dependency of {}", dep.id, plan.id))?;
         }
         if Self::is_current(plan) {
             return Ok(BuildResult::UpToDate);
@@ -57,9 +58,18 @@ impl Builder<'_> {
         let lock_dir = self.layout.work.join("locks");
         fs::create_dir_all(&lock_dir)?;
         let lock_path = lock_dir.join(format!("{}.lock", plan.id));
-        let lock = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).with_context(|| format!("opening {}", lock_path.display()))?;
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
         if lock.try_lock().is_err() {
-            self.progress.println(format!("{}: waiting for another build of it to finish ({})", plan.id, lock_path.display()));
+            self.progress.println(format!(
+                "{}: waiting for another build of it to finish ({})",
+                plan.id,
+                lock_path.display()
+            ));
             lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
         }
         if Self::is_current(plan) {
@@ -77,18 +87,24 @@ impl Builder<'_> {
         self.prepare_tree(plan)?;
 
         let stage = self.progress.stage(format!("{}: make -j{}", plan.id, plan.jobs));
-        plan.make.run(&plan.log_dir.join("make.log")).with_context(|| format!("building {}", plan.id))?;
+        plan.make
+            .run(&plan.log_dir.join("make.log"))
+            .with_context(|| format!("building {}", plan.id))?;
         stage.done("done");
 
         if let Some(install) = &plan.install {
             let stage = self.progress.stage(format!("{}: make install (staged)", plan.id));
             let _ = fs::remove_dir_all(&plan.dest_dir);
-            install.run(&plan.log_dir.join("install.log")).with_context(|| format!("installing {}", plan.id))?;
+            install
+                .run(&plan.log_dir.join("install.log"))
+                .with_context(|| format!("installing {}", plan.id))?;
             stage.done(&format!("-> {}", plan.dest_dir.display()));
         }
         for (i, step) in plan.post.iter().enumerate() {
             let stage = self.progress.stage(format!("{}: {}", plan.id, step.name));
-            step.cmd.run(&plan.log_dir.join(format!("post-{i}.log"))).with_context(|| format!("{}: {}", plan.id, step.name))?;
+            step.cmd
+                .run(&plan.log_dir.join(format!("post-{i}.log")))
+                .with_context(|| format!("{}: {}", plan.id, step.name))?;
             stage.done("done");
         }
 
@@ -99,7 +115,12 @@ impl Builder<'_> {
             let src = src.clone();
             let dst = tmp_out.join(to);
             if !src.exists() {
-                bail!("{}: the build did not produce {} (see {})", plan.id, src.display(), plan.log_dir.join("make.log").display());
+                bail!(
+                    "{}: the build did not produce {} (see {})",
+                    plan.id,
+                    src.display(),
+                    plan.log_dir.join("make.log").display()
+                );
             }
             fs::create_dir_all(dst.parent().expect("output has a parent"))?;
             copy_tree(&src, &dst)?;
@@ -119,7 +140,8 @@ impl Builder<'_> {
             let _ = fs::remove_dir_all(&cached);
             if let Err(e) = copy_tree(&plan.out_dir, &cached) {
                 let _ = fs::remove_dir_all(&cached);
-                self.progress.println(format!("warning: could not store the build in {}: {e:#}", cached.display()));
+                self.progress
+                    .println(format!("warning: could not store the build in {}: {e:#}", cached.display()));
             }
         }
         stage.done(&format!("-> {}", plan.out_dir.display()));
@@ -140,7 +162,10 @@ impl Builder<'_> {
         let stage = self.progress.stage(format!("{}: unpack + patch", plan.id));
         // Start from a fresh tree; keep a native build whose stamp still
         // matches (it depends only on the pristine source).
-        let native_ok = plan.native.as_ref().is_some_and(|n| read_stamp(&n.dir.join(NATIVE_STAMP)).as_deref() == Some(n.stamp.as_str()));
+        let native_ok = plan
+            .native
+            .as_ref()
+            .is_some_and(|n| read_stamp(&n.dir.join(NATIVE_STAMP)).as_deref() == Some(n.stamp.as_str()));
         if plan.work_dir.exists() {
             for e in fs::read_dir(&plan.work_dir)? {
                 let p = e?.path();
@@ -169,8 +194,14 @@ impl Builder<'_> {
             let stage = self.progress.stage(format!("{}: native build (configure + make)", plan.id));
             let _ = fs::remove_dir_all(&native.dir);
             fs::create_dir_all(&native.dir)?;
-            native.configure.run(&plan.log_dir.join("native-configure.log")).with_context(|| format!("configuring the native build of {}", plan.id))?;
-            native.make.run(&plan.log_dir.join("native-make.log")).with_context(|| format!("making the native build of {}", plan.id))?;
+            native
+                .configure
+                .run(&plan.log_dir.join("native-configure.log"))
+                .with_context(|| format!("configuring the native build of {}", plan.id))?;
+            native
+                .make
+                .run(&plan.log_dir.join("native-make.log"))
+                .with_context(|| format!("making the native build of {}", plan.id))?;
             fs::write(native.dir.join(NATIVE_STAMP), &native.stamp)?;
             stage.done("done");
         }
@@ -178,7 +209,9 @@ impl Builder<'_> {
         fs::create_dir_all(&plan.build_dir)?;
         if let Some(configure) = &plan.configure {
             let stage = self.progress.stage(format!("{}: configure", plan.id));
-            configure.run(&plan.log_dir.join("configure.log")).with_context(|| format!("configuring {}", plan.id))?;
+            configure
+                .run(&plan.log_dir.join("configure.log"))
+                .with_context(|| format!("configuring {}", plan.id))?;
             stage.done("done");
         }
         fs::write(plan.work_dir.join(TREE_STAMP), &plan.tree_stamp)?;
@@ -218,7 +251,8 @@ fn compile_shims(plan: &BuildPlan) -> Result<()> {
         b.flag("-include").flag(h.display().to_string());
     }
     b.files(&plan.shims);
-    b.try_compile("kiln_shims").map_err(|e| anyhow::anyhow!("compiling shims {:?}: {e}", plan.shims))?;
+    b.try_compile("kiln_shims")
+        .map_err(|e| anyhow::anyhow!("compiling shims {:?}: {e}", plan.shims))?;
     Ok(())
 }
 

@@ -34,9 +34,19 @@ struct Accepted<'a> {
 }
 
 fn accepted(a: &Artifact) -> Vec<Accepted<'_>> {
-    let mut v = vec![Accepted { file: &a.file, sha256: &a.sha256, urls: &a.urls, debian: a.debian.as_ref() }];
+    let mut v = vec![Accepted {
+        file: &a.file,
+        sha256: &a.sha256,
+        urls: &a.urls,
+        debian: a.debian.as_ref(),
+    }];
     for alt in &a.alternates {
-        v.push(Accepted { file: &alt.file, sha256: &alt.sha256, urls: &alt.urls, debian: alt.debian.as_ref() });
+        v.push(Accepted {
+            file: &alt.file,
+            sha256: &alt.sha256,
+            urls: &alt.urls,
+            debian: alt.debian.as_ref(),
+        });
     }
     v
 }
@@ -163,9 +173,17 @@ impl Fetcher {
             }
         }
         if failures.is_empty() {
-            bail!("{}: no URL to fetch from (no upstream URL, mirror or Debian pool entry)", artifact.file);
+            bail!(
+                "{}: no URL to fetch from (no upstream URL, mirror or Debian pool entry)",
+                artifact.file
+            );
         }
-        bail!("could not fetch {} (sha256 {}):\n{}", artifact.file, artifact.sha256, failures.join("\n"))
+        bail!(
+            "could not fetch {} (sha256 {}):\n{}",
+            artifact.file,
+            artifact.sha256,
+            failures.join("\n")
+        )
     }
 
     fn try_url(&self, url: &str, a: &Accepted<'_>) -> Result<Attempt> {
@@ -189,8 +207,7 @@ impl Fetcher {
                             a.sha256
                         )));
                     }
-                    fs::rename(&partial, &final_path)
-                        .with_context(|| format!("renaming {} into place", partial.display()))?;
+                    fs::rename(&partial, &final_path).with_context(|| format!("renaming {} into place", partial.display()))?;
                     return Ok(Attempt::Done(final_path));
                 }
                 Ok(Transfer::Missing(status)) => {
@@ -273,7 +290,8 @@ impl Fetcher {
 }
 
 fn is_unreachable(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<reqwest::Error>().is_some_and(|r| r.is_connect()))
+    e.chain()
+        .any(|c| c.downcast_ref::<reqwest::Error>().is_some_and(|r| r.is_connect()))
 }
 
 fn root_cause(e: &anyhow::Error) -> String {
@@ -306,7 +324,9 @@ pub fn apt_mirrors(etc_apt: &Path) -> Vec<String> {
     }
     let mut out: Vec<String> = Vec::new();
     for f in files {
-        let Ok(text) = fs::read_to_string(&f) else { continue };
+        let Ok(text) = fs::read_to_string(&f) else {
+            continue;
+        };
         for uri in parse_apt_sources(&text, f.extension().is_some_and(|e| e == "sources")) {
             if !out.contains(&uri) {
                 out.push(uri);

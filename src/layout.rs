@@ -37,7 +37,11 @@ impl Layout {
 
     /// A layout with explicit directories (tests).
     pub fn with_dirs(repo: &Path, work: &Path, cache: &Path) -> Layout {
-        Layout { repo: repo.into(), work: work.into(), cache: cache.into() }
+        Layout {
+            repo: repo.into(),
+            work: work.into(),
+            cache: cache.into(),
+        }
     }
 
     pub fn recipes(&self) -> PathBuf {
@@ -91,7 +95,10 @@ pub fn find_repo_root(hint: Option<&Path>) -> Result<PathBuf> {
             return Ok(dir.to_path_buf());
         }
     }
-    anyhow::bail!("cannot find the kiln checkout (a directory with recipes/ and Cargo.toml) above {}", cwd.display())
+    anyhow::bail!(
+        "cannot find the kiln checkout (a directory with recipes/ and Cargo.toml) above {}",
+        cwd.display()
+    )
 }
 
 /// `target/kiln/out/<name>-<version>[-<flavor>]/` for a recipe.

@@ -128,7 +128,10 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { flavor: None, jobs: default_jobs() }
+        PlanOptions {
+            flavor: None,
+            jobs: default_jobs(),
+        }
     }
 }
 
@@ -171,8 +174,15 @@ impl Vars {
             let key = &after[..j];
             match self.0.get(key) {
                 Some(v) => out.push_str(v),
-                None if key.chars().all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '_' || c == '-' || c == '.') && !key.is_empty() => {
-                    bail!("recipe {recipe}: unknown placeholder {{{key}}} in {text:?} (known: {})", self.0.keys().map(|k| format!("{{{k}}}")).collect::<Vec<_>>().join(", "))
+                None if key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == ':' || c == '_' || c == '-' || c == '.')
+                    && !key.is_empty() =>
+                {
+                    bail!(
+                        "recipe {recipe}: unknown placeholder {{{key}}} in {text:?} (known: {})",
+                        self.0.keys().map(|k| format!("{{{k}}}")).collect::<Vec<_>>().join(", ")
+                    )
                 }
                 None => out.push_str(&rest[i..i + j + 2]),
             }
@@ -209,7 +219,16 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         if dr.kind != crate::recipe::Kind::Library {
             bail!("recipe {}: dependency {d} is not a library recipe", recipe.name);
         }
-        deps.push(plan_inner(layout, &dr, tc.clone(), &PlanOptions { flavor: None, jobs: opts.jobs }, stack)?);
+        deps.push(plan_inner(
+            layout,
+            &dr,
+            tc.clone(),
+            &PlanOptions {
+                flavor: None,
+                jobs: opts.jobs,
+            },
+            stack,
+        )?);
     }
     stack.pop();
 
@@ -236,7 +255,11 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
 
     let work_dir = layout.build_root().join(&id);
     let src_dir = work_dir.join("src");
-    let build_dir = if recipe.build.out_of_tree { work_dir.join("cross") } else { src_dir.clone() };
+    let build_dir = if recipe.build.out_of_tree {
+        work_dir.join("cross")
+    } else {
+        src_dir.clone()
+    };
     let native_dir = work_dir.join("native");
     let dest_dir = work_dir.join("dest");
     let shim_dir = work_dir.join("shims");
@@ -346,7 +369,18 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         Some(n) => {
             let mut c = Cmd::new("../src/configure", &native_dir).args(vars.subst_all(name, &n.configure)?);
             let mut m = Cmd::new("make", &native_dir).arg(format!("-j{}", opts.jobs)).args(&n.make_targets);
-            for k in ["CC", "CFLAGS", "LDFLAGS", "LIBS", "CPPFLAGS", "AR", "RANLIB", "NM", "MAKEFLAGS", "CONFIG_SITE"] {
+            for k in [
+                "CC",
+                "CFLAGS",
+                "LDFLAGS",
+                "LIBS",
+                "CPPFLAGS",
+                "AR",
+                "RANLIB",
+                "NM",
+                "MAKEFLAGS",
+                "CONFIG_SITE",
+            ] {
                 c = c.env_remove(k);
                 m = m.env_remove(k);
             }
@@ -355,19 +389,33 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
                 c = c.env(k, &v);
                 m = m.env(k, &v);
             }
-            let stamp = stamp(&[&recipe.source.artifact.sha256, &c.display_without_paths(&[&work_dir]), &m.display_without_paths(&[&work_dir])]);
-            Some(NativePlan { dir: native_dir.clone(), configure: c, make: m, stamp })
+            let stamp = stamp(&[
+                &recipe.source.artifact.sha256,
+                &c.display_without_paths(&[&work_dir]),
+                &m.display_without_paths(&[&work_dir]),
+            ]);
+            Some(NativePlan {
+                dir: native_dir.clone(),
+                configure: c,
+                make: m,
+                stamp,
+            })
         }
     };
     let mut post = Vec::new();
     for p in &recipe.post {
         let argv = vars.subst_all(name, &p.command)?;
-        let (prog, args) = argv.split_first().ok_or_else(|| anyhow::anyhow!("recipe {name}: post step {:?} has an empty command", p.name))?;
+        let (prog, args) = argv
+            .split_first()
+            .ok_or_else(|| anyhow::anyhow!("recipe {name}: post step {:?} has an empty command", p.name))?;
         let mut c = Cmd::new(prog, &build_dir).args(args);
         for (k, v) in &p.env {
             c = c.env(k, vars.subst(name, v)?);
         }
-        post.push(PostStep { name: p.name.clone(), cmd: c });
+        post.push(PostStep {
+            name: p.name.clone(),
+            cmd: c,
+        });
     }
 
     let mut shim_text = String::new();
@@ -472,7 +520,13 @@ impl BuildPlan {
             let _ = writeln!(s, "  0. dep     {} ({})", d.id, d.out_dir.display());
         }
         if let Some(n) = &self.native {
-            let _ = writeln!(s, "  4. native  {}\n             {}\n             (native stamp {})", n.configure.display(), n.make.display(), n.stamp);
+            let _ = writeln!(
+                s,
+                "  4. native  {}\n             {}\n             (native stamp {})",
+                n.configure.display(),
+                n.make.display(),
+                n.stamp
+            );
         }
         if let Some(c) = &self.configure {
             let _ = writeln!(s, "  5. configure\n       {}", c.display());

@@ -38,19 +38,49 @@ impl BuildInfo {
             recipe: plan.recipe.name.clone(),
             version: plan.recipe.version.clone(),
             flavor: plan.flavor.clone(),
-            sources: std::iter::once(Pinned { name: plan.source.file.clone(), sha256: plan.source.sha256.clone() })
-                .chain(plan.deps.iter().map(|d| Pinned { name: d.source.file.clone(), sha256: d.source.sha256.clone() }))
-                .collect(),
+            sources: std::iter::once(Pinned {
+                name: plan.source.file.clone(),
+                sha256: plan.source.sha256.clone(),
+            })
+            .chain(plan.deps.iter().map(|d| Pinned {
+                name: d.source.file.clone(),
+                sha256: d.source.sha256.clone(),
+            }))
+            .collect(),
             patches: plan
                 .patches
                 .iter()
-                .map(|p| Pinned { name: p.path.file_name().unwrap_or_default().to_string_lossy().into(), sha256: p.sha256.clone() })
+                .map(|p| Pinned {
+                    name: p.path.file_name().unwrap_or_default().to_string_lossy().into(),
+                    sha256: p.sha256.clone(),
+                })
                 .collect(),
             deps: plan.deps.iter().map(|d| d.id.clone()).collect(),
             toolchain: plan.toolchain.version_line.clone(),
-            configure: plan.recipe.build.configure.iter().chain(plan.recipe.flavor(Some(&plan.flavor)).map(|f| &f.1.configure).into_iter().flatten()).cloned().collect(),
-            cflags: plan.toolchain.cflags.iter().chain(&plan.recipe.build.cflags).cloned().collect::<Vec<_>>().join(" "),
-            ldflags: plan.toolchain.ldflags.iter().chain(&plan.recipe.build.ldflags).cloned().collect::<Vec<_>>().join(" "),
+            configure: plan
+                .recipe
+                .build
+                .configure
+                .iter()
+                .chain(plan.recipe.flavor(Some(&plan.flavor)).map(|f| &f.1.configure).into_iter().flatten())
+                .cloned()
+                .collect(),
+            cflags: plan
+                .toolchain
+                .cflags
+                .iter()
+                .chain(&plan.recipe.build.cflags)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+            ldflags: plan
+                .toolchain
+                .ldflags
+                .iter()
+                .chain(&plan.recipe.build.ldflags)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
             kiln: env!("CARGO_PKG_VERSION").into(),
         }
     }
@@ -66,18 +96,26 @@ pub fn process(input: &Path, info: &BuildInfo) -> Result<(Vec<u8>, Vec<u8>)> {
         .parse(&bytes)
         .map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
     debug.producers.add_processed_by("kiln", env!("CARGO_PKG_VERSION"));
-    debug.customs.add(walrus::RawCustomSection { name: BUILD_INFO.into(), data: json.clone() });
+    debug.customs.add(walrus::RawCustomSection {
+        name: BUILD_INFO.into(),
+        data: json.clone(),
+    });
     let debug_bytes = debug.emit_wasm();
 
     let mut cfg = walrus::ModuleConfig::new();
     cfg.generate_dwarf(false).generate_name_section(false);
-    let mut release = cfg.parse(&bytes).map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
+    let mut release = cfg
+        .parse(&bytes)
+        .map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
     let names: Vec<String> = release.customs.iter().map(|(_, c)| c.name().to_string()).collect();
     for n in names {
         release.customs.remove_raw(&n);
     }
     release.producers.add_processed_by("kiln", env!("CARGO_PKG_VERSION"));
-    release.customs.add(walrus::RawCustomSection { name: BUILD_INFO.into(), data: json });
+    release.customs.add(walrus::RawCustomSection {
+        name: BUILD_INFO.into(),
+        data: json,
+    });
     Ok((release.emit_wasm(), debug_bytes))
 }
 
@@ -95,7 +133,10 @@ pub struct Inspection {
 pub fn inspect(path: &Path) -> Result<Inspection> {
     use wasmparser::{Parser, Payload};
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut out = Inspection { size: bytes.len(), ..Default::default() };
+    let mut out = Inspection {
+        size: bytes.len(),
+        ..Default::default()
+    };
     for payload in Parser::new(0).parse_all(&bytes) {
         let payload = payload.with_context(|| format!("{} is not a valid wasm module", path.display()))?;
         let name = match &payload {

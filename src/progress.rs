@@ -23,13 +23,21 @@ impl Default for Progress {
 impl Progress {
     pub fn new(quiet: bool) -> Progress {
         let tty = std::io::stderr().is_terminal() && !quiet;
-        let multi = if tty { MultiProgress::new() } else { MultiProgress::with_draw_target(ProgressDrawTarget::hidden()) };
+        let multi = if tty {
+            MultiProgress::new()
+        } else {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        };
         Progress { multi, tty, quiet }
     }
 
     /// A silent instance (library tests).
     pub fn hidden() -> Progress {
-        Progress { multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()), tty: false, quiet: true }
+        Progress {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            tty: false,
+            quiet: true,
+        }
     }
 
     /// Print a line without tearing any bar.
@@ -60,7 +68,13 @@ impl Progress {
             }
             None
         };
-        Stage { name, bar, start: Instant::now(), progress: self.clone(), finished: false }
+        Stage {
+            name,
+            bar,
+            start: Instant::now(),
+            progress: self.clone(),
+            finished: false,
+        }
     }
 
     /// A byte-counting bar for downloads.

@@ -278,10 +278,7 @@ pub struct DebianLlvm {
 /// `path:line:col: message`.
 pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
     toml::from_str(text).map_err(|e| {
-        let (line, col) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((1, 1));
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
         anyhow::anyhow!("{}:{line}:{col}: {}", path.display(), e.message())
     })
 }
@@ -316,13 +313,21 @@ impl Recipe {
             }
         }
         if (self.kind == Kind::Interpreter || !self.flavor.is_empty()) && !self.flavor.contains_key(&self.default_flavor) {
-            bail!("{}: default_flavor {:?} has no [flavor.{}] table", path.display(), self.default_flavor, self.default_flavor);
+            bail!(
+                "{}: default_flavor {:?} has no [flavor.{}] table",
+                path.display(),
+                self.default_flavor,
+                self.default_flavor
+            );
         }
         match self.build.system.as_str() {
             "autoconf" => {}
             "make" if self.build.configure.is_empty() => {}
             "make" => bail!("{}: build.system = \"make\" takes no configure arguments", path.display()),
-            other => bail!("{}: build.system {other:?} is not supported (known: autoconf, make)", path.display()),
+            other => bail!(
+                "{}: build.system {other:?} is not supported (known: autoconf, make)",
+                path.display()
+            ),
         }
         Ok(())
     }
@@ -332,7 +337,10 @@ impl Recipe {
     }
 
     pub fn flavor(&self, name: Option<&str>) -> Result<(&str, &Flavor)> {
-        static NONE: Flavor = Flavor { description: String::new(), configure: Vec::new() };
+        static NONE: Flavor = Flavor {
+            description: String::new(),
+            configure: Vec::new(),
+        };
         if self.flavor.is_empty() && name.is_none() {
             return Ok((self.default_flavor.as_str(), &NONE));
         }

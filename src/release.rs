@@ -27,7 +27,10 @@ use crate::postprocess::{self, BuildInfo};
 pub const DEFAULT_EPOCH: u64 = 1_700_000_000;
 
 pub fn epoch() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_EPOCH)
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_EPOCH)
 }
 
 /// One file or directory tree to put in an archive at `dest`.
@@ -54,7 +57,13 @@ fn tar_bytes(entries: &[Entry], gzip: bool) -> Result<Vec<u8>> {
     // Parent directories of files get entries too.
     let dirs: Vec<String> = files
         .keys()
-        .flat_map(|k| Path::new(k).ancestors().skip(1).map(|a| a.display().to_string()).collect::<Vec<_>>())
+        .flat_map(|k| {
+            Path::new(k)
+                .ancestors()
+                .skip(1)
+                .map(|a| a.display().to_string())
+                .collect::<Vec<_>>()
+        })
         .filter(|d| !d.is_empty())
         .collect();
     for d in dirs {
@@ -159,10 +168,19 @@ pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
         }
     }
     let tarball = tar_bytes(
-        &[Entry { src: stage.path().join(Path::new(&module_rel).parent().unwrap_or(Path::new(""))), dest: format!("{id}/{}", Path::new(&module_rel).parent().unwrap_or(Path::new("")).display()) }, Entry { src: lib.clone(), dest: format!("{id}/lib") }]
-            .into_iter()
-            .filter(|e| e.src.exists())
-            .collect::<Vec<_>>(),
+        &[
+            Entry {
+                src: stage.path().join(Path::new(&module_rel).parent().unwrap_or(Path::new(""))),
+                dest: format!("{id}/{}", Path::new(&module_rel).parent().unwrap_or(Path::new("")).display()),
+            },
+            Entry {
+                src: lib.clone(),
+                dest: format!("{id}/lib"),
+            },
+        ]
+        .into_iter()
+        .filter(|e| e.src.exists())
+        .collect::<Vec<_>>(),
         true,
     )?;
     let tar_path = out.join(format!("{id}-wasi.tar.gz"));
@@ -177,16 +195,25 @@ pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
     let entry_point = format!("/{module_rel}");
-    let mut layer_specs = vec![vec![Entry { src: bin.clone(), dest: module_rel.clone() }]];
+    let mut layer_specs = vec![vec![Entry {
+        src: bin.clone(),
+        dest: module_rel.clone(),
+    }]];
     if lib.is_dir() {
         let mut v = Vec::new();
         for (host, guest) in &plan.recipe.run.dirs {
             if host == "lib" {
-                v.push(Entry { src: lib.clone(), dest: guest.trim_start_matches('/').to_string() });
+                v.push(Entry {
+                    src: lib.clone(),
+                    dest: guest.trim_start_matches('/').to_string(),
+                });
             }
         }
         if v.is_empty() {
-            v.push(Entry { src: lib.clone(), dest: "lib".into() });
+            v.push(Entry {
+                src: lib.clone(),
+                dest: "lib".into(),
+            });
         }
         layer_specs.push(v);
     }
@@ -222,7 +249,13 @@ pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
     mdesc["annotations"] = json!({"org.opencontainers.image.ref.name": plan.recipe.version});
     let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [mdesc]});
     fs::write(layout.join("index.json"), serde_json::to_vec(&index)?)?;
-    let archive = tar_bytes(&[Entry { src: layout.clone(), dest: String::new() }], false)?;
+    let archive = tar_bytes(
+        &[Entry {
+            src: layout.clone(),
+            dest: String::new(),
+        }],
+        false,
+    )?;
     let archive_path = out.join(format!("{id}.oci.tar"));
     write(&archive_path, &archive)?;
     files.push(archive_path);
@@ -239,7 +272,12 @@ pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
     let mpath = out.join(format!("{id}.manifest.json"));
     write(&mpath, &serde_json::to_vec_pretty(&manifest_json)?)?;
     files.push(mpath);
-    Ok(Released { id: id.clone(), files, image_digest, sizes })
+    Ok(Released {
+        id: id.clone(),
+        files,
+        image_digest,
+        sizes,
+    })
 }
 
 /// Write `SHA256SUMS` for every regular file directly in `out`.

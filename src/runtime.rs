@@ -44,7 +44,11 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { max_wasm_stack: 16 << 20, interruptible: true, pooling: false }
+        EngineOptions {
+            max_wasm_stack: 16 << 20,
+            interruptible: true,
+            pooling: false,
+        }
     }
 }
 
@@ -121,14 +125,18 @@ impl Runtime {
             pool.max_memory_size(4 << 30);
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the wasmtime engine")?;
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasmtime engine")?;
         let mut linker: Linker<Host> = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h: &mut Host| &mut h.wasi).map_err(anyhow::Error::from)?;
         linker.allow_shadowing(true);
         linker
-            .func_wrap("wasi_snapshot_preview1", "proc_exit", |_: wasmtime::Caller<'_, Host>, code: i32| -> wasmtime::Result<()> {
-                Err(wasmtime::Error::new(GuestExit(code)))
-            })
+            .func_wrap(
+                "wasi_snapshot_preview1",
+                "proc_exit",
+                |_: wasmtime::Caller<'_, Host>, code: i32| -> wasmtime::Result<()> { Err(wasmtime::Error::new(GuestExit(code))) },
+            )
             .map_err(anyhow::Error::from)?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         if opts.interruptible {
@@ -141,7 +149,14 @@ impl Runtime {
                 }
             })?;
         }
-        Ok(Runtime { engine, cache_dir: cache_dir.to_path_buf(), linker, ticker_stop, interruptible: opts.interruptible, verbose: false })
+        Ok(Runtime {
+            engine,
+            cache_dir: cache_dir.to_path_buf(),
+            linker,
+            ticker_stop,
+            interruptible: opts.interruptible,
+            verbose: false,
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -158,7 +173,11 @@ impl Runtime {
     fn module_sha(&self, wasm: &Path) -> Result<String> {
         let meta = fs::metadata(wasm).with_context(|| format!("reading {}", wasm.display()))?;
         let canon = fs::canonicalize(wasm)?;
-        let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let mtime = meta
+            .modified()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         let stat_key = crate::fetch::sha256_bytes(format!("{}|{}|{mtime}", canon.display(), meta.len()).as_bytes());
         let memo = self.cache_dir.join("index").join(&stat_key[..32]);
         if let Ok(s) = fs::read_to_string(&memo) {
@@ -187,7 +206,11 @@ impl Runtime {
             match m {
                 Ok(m) => {
                     if self.verbose {
-                        eprintln!("kiln: module cache hit {} ({:.1} ms)", cached.display(), t.elapsed().as_secs_f64() * 1e3);
+                        eprintln!(
+                            "kiln: module cache hit {} ({:.1} ms)",
+                            cached.display(),
+                            t.elapsed().as_secs_f64() * 1e3
+                        );
                     }
                     return Ok(m);
                 }
@@ -204,7 +227,11 @@ impl Runtime {
         fs::create_dir_all(&self.cache_dir)?;
         write_atomic(&cached, &bytes)?;
         if self.verbose {
-            eprintln!("kiln: compiled in {:.2} s, cached at {}", t.elapsed().as_secs_f64(), cached.display());
+            eprintln!(
+                "kiln: compiled in {:.2} s, cached at {}",
+                t.elapsed().as_secs_f64(),
+                cached.display()
+            );
         }
         Ok(m)
     }
@@ -267,7 +294,13 @@ impl Runtime {
             }
             Stdio::Null => {}
         }
-        let host = Host { wasi: b.build_p1(), limits: Limiter { max: spec.memory_limit, hit: false } };
+        let host = Host {
+            wasi: b.build_p1(),
+            limits: Limiter {
+                max: spec.memory_limit,
+                hit: false,
+            },
+        };
         let mut store = Store::new(&self.engine, host);
         store.limiter(|h| &mut h.limits);
         let deadline_ticks = spec.timeout.map(|t| (t.as_millis() / TICK.as_millis()).max(1) as u64);
@@ -340,6 +373,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

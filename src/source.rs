@@ -56,7 +56,10 @@ fn unpack_into(archive: &Path, dest: &Path, strip: usize) -> Result<()> {
     } else if name.ends_with(".tar") {
         ""
     } else {
-        bail!("{}: unknown archive type (known: .tar.xz, .tar.gz, .tgz, .tar, .deb)", archive.display());
+        bail!(
+            "{}: unknown archive type (known: .tar.xz, .tar.gz, .tgz, .tar, .deb)",
+            archive.display()
+        );
     };
     unpack_tar(decompressor(kind, Box::new(file))?, dest, strip)
 }
@@ -191,7 +194,13 @@ pub fn apply_patches(tree: &Path, patches: &[PathBuf], log_dir: &Path) -> Result
         let res = patch_cmd(scratch.path(), p).run(&log);
         if res.is_err() {
             let text = fs::read_to_string(&log).unwrap_or_default();
-            bail!("patch {} does not apply to {}:\n{}(nothing was changed; log: {})", p.display(), tree.display(), describe_failure(&text), log.display());
+            bail!(
+                "patch {} does not apply to {}:\n{}(nothing was changed; log: {})",
+                p.display(),
+                tree.display(),
+                describe_failure(&text),
+                log.display()
+            );
         }
     }
     for p in patches {
@@ -231,7 +240,12 @@ fn describe_failure(log: &str) -> String {
     for line in log.lines() {
         if let Some(f) = line.strip_prefix("patching file ") {
             file = f.trim_matches('\'').to_string();
-        } else if line.contains("FAILED") || line.contains("can't find file") || line.contains("No file to patch") || line.contains("Reversed (or previously applied)") || line.contains("malformed") {
+        } else if line.contains("FAILED")
+            || line.contains("can't find file")
+            || line.contains("No file to patch")
+            || line.contains("Reversed (or previously applied)")
+            || line.contains("malformed")
+        {
             out.push_str(&format!("  file {file}: {}\n", line.trim()));
         }
     }

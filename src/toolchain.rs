@@ -43,7 +43,9 @@ impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Provider::Explicit(p) => write!(f, "wasi-sdk at {} (explicit)", p.display()),
-            Provider::WasiSdk { version, root } => write!(f, "wasi-sdk {version} (cached at {})", root.display()),
+            Provider::WasiSdk { version, root } => {
+                write!(f, "wasi-sdk {version} (cached at {})", root.display())
+            }
             Provider::Debian { llvm } => write!(f, "Debian LLVM {llvm} + pinned wasi-libc"),
         }
     }
@@ -111,7 +113,10 @@ impl Toolchain {
     pub fn resolve(layout: &Layout, req: &Request, progress: &Progress) -> Result<Toolchain> {
         let recipe_path = layout.recipes().join("toolchain.toml");
         let recipe = ToolchainRecipe::load(&recipe_path)?;
-        let explicit = req.wasi_sdk.clone().or_else(|| std::env::var_os("WASI_SDK_PATH").filter(|s| !s.is_empty()).map(PathBuf::from));
+        let explicit = req
+            .wasi_sdk
+            .clone()
+            .or_else(|| std::env::var_os("WASI_SDK_PATH").filter(|s| !s.is_empty()).map(PathBuf::from));
         if let Some(root) = explicit {
             return from_wasi_sdk(&root, Provider::Explicit(root.clone()), &recipe);
         }
@@ -119,7 +124,11 @@ impl Toolchain {
         match cached_or_downloaded_sdk(layout, req, progress, &recipe) {
             Ok(Some(tc)) => return Ok(tc),
             Ok(None) => notes.push(format!("no wasi-sdk {} is pinned for host {}", recipe.wasi_sdk.version, host_key())),
-            Err(e) => notes.push(format!("wasi-sdk {} not reachable ({})", recipe.wasi_sdk.version, e.root_cause().to_string().lines().last().unwrap_or("").trim())),
+            Err(e) => notes.push(format!(
+                "wasi-sdk {} not reachable ({})",
+                recipe.wasi_sdk.version,
+                e.root_cause().to_string().lines().last().unwrap_or("").trim()
+            )),
         }
         for n in &notes {
             progress.println(format!("toolchain: {n}; falling back to Debian's LLVM"));
@@ -153,9 +162,14 @@ fn from_wasi_sdk(root: &Path, provider: Provider, recipe: &ToolchainRecipe) -> R
 }
 
 fn cached_or_downloaded_sdk(layout: &Layout, req: &Request, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Option<Toolchain>> {
-    let Some(art) = recipe.wasi_sdk.hosts.get(&host_key()) else { return Ok(None) };
+    let Some(art) = recipe.wasi_sdk.hosts.get(&host_key()) else {
+        return Ok(None);
+    };
     let dir = layout.toolchain_cache().join(format!("wasi-sdk-{}", art.sha256));
-    let provider = Provider::WasiSdk { version: recipe.wasi_sdk.version.clone(), root: dir.clone() };
+    let provider = Provider::WasiSdk {
+        version: recipe.wasi_sdk.version.clone(),
+        root: dir.clone(),
+    };
     if !dir.is_dir() {
         let fetcher = Fetcher::new(layout, progress.clone(), req.offline)?;
         let archive = fetcher.fetch(art)?;
@@ -178,7 +192,12 @@ fn is_root() -> bool {
 fn debian(layout: &Layout, req: &Request, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Toolchain> {
     let n = recipe.debian.llvm;
     let builtins = PathBuf::from(format!("/usr/lib/llvm-{n}/lib/clang/{n}/lib/wasi/libclang_rt.builtins-wasm32.a"));
-    let present = |b: &Path| which(&format!("clang-{n}")).is_some() && which(&format!("wasm-ld-{n}")).is_some() && which(&format!("llvm-ar-{n}")).is_some() && b.is_file();
+    let present = |b: &Path| {
+        which(&format!("clang-{n}")).is_some()
+            && which(&format!("wasm-ld-{n}")).is_some()
+            && which(&format!("llvm-ar-{n}")).is_some()
+            && b.is_file()
+    };
     if !present(&builtins) {
         let pkgs = &recipe.debian.packages;
         if !req.install || !is_root() || which("apt-get").is_none() {
@@ -195,12 +214,18 @@ fn debian(layout: &Layout, req: &Request, progress: &Progress, recipe: &Toolchai
             .args(["install", "-y", "--no-install-recommends"])
             .args(pkgs);
         if install.run(&log).is_err() {
-            Cmd::new("apt-get", "/").arg("update").run(&layout.logs().join("apt-get-update.log"))?;
+            Cmd::new("apt-get", "/")
+                .arg("update")
+                .run(&layout.logs().join("apt-get-update.log"))?;
             install.run(&log)?;
         }
         stage.done("installed");
         if !present(&builtins) {
-            bail!("installed {} but clang-{n}/wasm-ld-{n}/{} are still missing", pkgs.join(" "), builtins.display());
+            bail!(
+                "installed {} but clang-{n}/wasm-ld-{n}/{} are still missing",
+                pkgs.join(" "),
+                builtins.display()
+            );
         }
     }
     let art = &recipe.debian.wasi_libc;

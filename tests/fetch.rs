@@ -13,7 +13,13 @@ use kiln::recipe::{Artifact, DebianFile};
 use support::{bytes, Route, Server};
 
 fn artifact(file: &str, sha: &str, urls: Vec<String>) -> Artifact {
-    Artifact { file: file.into(), sha256: sha.into(), urls, debian: None, alternates: vec![] }
+    Artifact {
+        file: file.into(),
+        sha256: sha.into(),
+        urls,
+        debian: None,
+        alternates: vec![],
+    }
 }
 
 fn fetcher(cache: &Path) -> Fetcher {
@@ -75,7 +81,11 @@ fn offline_without_cache_fails_clearly() {
     let layout = Layout::with_dirs(cache.path(), cache.path(), cache.path());
     let f = Fetcher::new(&layout, Progress::hidden(), true).unwrap();
     let sha = sha256_bytes(b"x");
-    let err = format!("{:#}", f.fetch(&artifact("x.tar", &sha, vec!["http://127.0.0.1:9/x.tar".into()])).unwrap_err());
+    let err = format!(
+        "{:#}",
+        f.fetch(&artifact("x.tar", &sha, vec!["http://127.0.0.1:9/x.tar".into()]))
+            .unwrap_err()
+    );
     assert!(err.contains("--offline") && err.contains("x.tar"), "{err}");
 }
 
@@ -90,7 +100,11 @@ fn falls_back_from_404_mirror_to_upstream_then_to_debian_pool() {
     f.set_mirrors(vec![srv.url("/mirror")], vec![srv.url("/debian")]);
     srv.route("/debian/pool/main/p/php8.4/php8.4_1.0.orig.tar.xz", Route::File(data.clone()));
     let mut a = artifact("php-1.0.tar.xz", &sha, vec![srv.url("/upstream/php-1.0.tar.xz")]);
-    a.debian = Some(DebianFile { package: "php8.4".into(), file: "php8.4_1.0.orig.tar.xz".into(), component: "main".into() });
+    a.debian = Some(DebianFile {
+        package: "php8.4".into(),
+        file: "php8.4_1.0.orig.tar.xz".into(),
+        component: "main".into(),
+    });
     let p = f.fetch(&a).unwrap();
     assert_eq!(std::fs::read(p).unwrap(), data);
     let paths: Vec<(String, u16)> = srv.requests().into_iter().map(|r| (r.path, r.status)).collect();
@@ -124,7 +138,13 @@ fn cut_connection_resumes_with_range() {
     let srv = Server::start();
     let data = bytes(1_000_000, 5);
     let sha = sha256_bytes(&data);
-    srv.route("/d.tar.xz", Route::CutOnce { data: data.clone(), cut_at: 400_000 });
+    srv.route(
+        "/d.tar.xz",
+        Route::CutOnce {
+            data: data.clone(),
+            cut_at: 400_000,
+        },
+    );
     let cache = tempfile::tempdir().unwrap();
     let f = fetcher(cache.path());
     let p = f.fetch(&artifact("d.tar.xz", &sha, vec![srv.url("/d.tar.xz")])).unwrap();
@@ -132,7 +152,14 @@ fn cut_connection_resumes_with_range() {
     let reqs = srv.requests();
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert_eq!(reqs[0].range, None);
-    let resumed_from: usize = reqs[1].range.as_deref().unwrap().trim_start_matches("bytes=").trim_end_matches('-').parse().unwrap();
+    let resumed_from: usize = reqs[1]
+        .range
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("bytes=")
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
     assert!(resumed_from > 0 && resumed_from <= 400_000, "resumed from {resumed_from}");
     assert_eq!(reqs[1].status, 206);
     assert!(!files_under(cache.path()).iter().any(|f| f.ends_with(".partial")));
@@ -164,7 +191,14 @@ fn two_processes_fetch_the_same_file() {
     let srv = Server::start();
     let data = bytes(600_000, 7);
     let sha = sha256_bytes(&data);
-    srv.route("/e.tar.xz", Route::Slow { data: data.clone(), chunk: 60_000, delay: Duration::from_millis(40) });
+    srv.route(
+        "/e.tar.xz",
+        Route::Slow {
+            data: data.clone(),
+            chunk: 60_000,
+            delay: Duration::from_millis(40),
+        },
+    );
     let cache = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let spawn = || {
@@ -181,13 +215,18 @@ fn two_processes_fetch_the_same_file() {
     assert!(b.wait().unwrap().success());
     let full_gets = srv.requests().iter().filter(|r| r.path == "/e.tar.xz" && r.range.is_none()).count();
     assert_eq!(full_gets, 1, "{:?}", srv.requests());
-    assert_eq!(std::fs::read(cache.path().join("sources").join(&sha).join("e.tar.xz")).unwrap(), data);
+    assert_eq!(
+        std::fs::read(cache.path().join("sources").join(&sha).join("e.tar.xz")).unwrap(),
+        data
+    );
 }
 
 /// Child side of `two_processes_fetch_the_same_file` (no-op otherwise).
 #[test]
 fn concurrent_fetch_helper() {
-    let Ok(url) = std::env::var("KILN_TEST_HELPER_URL") else { return };
+    let Ok(url) = std::env::var("KILN_TEST_HELPER_URL") else {
+        return;
+    };
     let sha = std::env::var("KILN_TEST_HELPER_SHA").unwrap();
     let cache = std::path::PathBuf::from(std::env::var("KILN_TEST_HELPER_CACHE").unwrap());
     let f = fetcher(&cache);
@@ -200,5 +239,8 @@ fn parses_apt_sources_both_formats() {
     let deb822 = "Types: deb\n# http://old.example/debian\nURIs: http://archive.example/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://sec.example/debian-security\nEnabled: no\n";
     assert_eq!(kiln::fetch::parse_apt_sources(deb822, true), vec!["http://archive.example/debian"]);
     let one_line = "# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://a.example/debian/ bookworm main\ndeb-src http://b.example/debian bookworm main\ndeb cdrom:[x]/ bookworm main\n";
-    assert_eq!(kiln::fetch::parse_apt_sources(one_line, false), vec!["http://a.example/debian", "http://b.example/debian"]);
+    assert_eq!(
+        kiln::fetch::parse_apt_sources(one_line, false),
+        vec!["http://a.example/debian", "http://b.example/debian"]
+    );
 }

@@ -21,7 +21,11 @@ fn sections_and_fileeof() {
 fn external_sections_are_read_relative_to_the_test() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("code.inc"), "<?php echo 'ext';").unwrap();
-    std::fs::write(d.path().join("t.phpt"), "--TEST--\nx\n--FILE_EXTERNAL--\ncode.inc\n--EXPECT--\next\n").unwrap();
+    std::fs::write(
+        d.path().join("t.phpt"),
+        "--TEST--\nx\n--FILE_EXTERNAL--\ncode.inc\n--EXPECT--\next\n",
+    )
+    .unwrap();
     let t = Phpt::parse(&d.path().join("t.phpt")).unwrap();
     assert_eq!(t.get("FILE"), Some("<?php echo 'ext';"));
 }

@@ -36,7 +36,11 @@ fn bad_checksum_text_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let text = fs::read_to_string(repo().join("recipes/php.toml")).unwrap();
     let p = dir.path().join("php.toml");
-    fs::write(&p, text.replace("f66f8f48db34e9e29f7bfd6901178e9cf4a1b163e6e497716dfcb8f88bcfae30", "f66f")).unwrap();
+    fs::write(
+        &p,
+        text.replace("f66f8f48db34e9e29f7bfd6901178e9cf4a1b163e6e497716dfcb8f88bcfae30", "f66f"),
+    )
+    .unwrap();
     assert!(format!("{:#}", Recipe::load(&p).unwrap_err()).contains("64 lowercase hex"));
 }
 
@@ -49,7 +53,16 @@ fn copy_repo(to: &Path) {
 fn php_plan(root: &Path, flavor: Option<&str>) -> kiln::plan::BuildPlan {
     let layout = Layout::with_dirs(root, &root.join("target/kiln"), &root.join("cache"));
     let r = kiln::recipe::find(&layout.recipes(), "php").unwrap();
-    plan(&layout, &r, ToolchainView::placeholder(), &PlanOptions { flavor: flavor.map(String::from), jobs: 2 }).unwrap()
+    plan(
+        &layout,
+        &r,
+        ToolchainView::placeholder(),
+        &PlanOptions {
+            flavor: flavor.map(String::from),
+            jobs: 2,
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -60,7 +73,10 @@ fn php_plan_has_the_cross_configure_and_stable_layout() {
     assert_eq!(p.id, "php-8.4.16");
     assert_eq!(p.module(), root.path().join("target/kiln/out/php-8.4.16/bin/php.wasm"));
     let cfg = p.configure.as_ref().unwrap().display();
-    assert!(cfg.contains("--host=wasm32-wasip1") && cfg.contains("--disable-opcache") && cfg.contains("--enable-mbstring"), "{cfg}");
+    assert!(
+        cfg.contains("--host=wasm32-wasip1") && cfg.contains("--disable-opcache") && cfg.contains("--enable-mbstring"),
+        "{cfg}"
+    );
     assert!(cfg.contains("-lsetjmp") && cfg.contains("-lkiln_shims"), "{cfg}");
     let slim = php_plan(root.path(), Some("slim"));
     assert_eq!(slim.id, "php-8.4.16-slim");
@@ -78,7 +94,11 @@ fn stamps_change_with_a_patch_or_a_flag_and_only_then() {
     // A flag.
     let rp = root.path().join("recipes/php.toml");
     let text = fs::read_to_string(&rp).unwrap();
-    fs::write(&rp, text.replace("\"--enable-exif\",", "\"--enable-exif\", \"--disable-short-tags\",")).unwrap();
+    fs::write(
+        &rp,
+        text.replace("\"--enable-exif\",", "\"--enable-exif\", \"--disable-short-tags\","),
+    )
+    .unwrap();
     let b = php_plan(root.path(), None);
     assert_ne!(a.tree_stamp, b.tree_stamp);
     fs::write(&rp, &text).unwrap();
@@ -97,7 +117,16 @@ fn unknown_flavor_lists_known_ones() {
     copy_repo(root.path());
     let layout = Layout::with_dirs(root.path(), &root.path().join("t"), &root.path().join("c"));
     let r = kiln::recipe::find(&layout.recipes(), "php").unwrap();
-    let err = plan(&layout, &r, ToolchainView::placeholder(), &PlanOptions { flavor: Some("huge".into()), jobs: 1 }).unwrap_err();
+    let err = plan(
+        &layout,
+        &r,
+        ToolchainView::placeholder(),
+        &PlanOptions {
+            flavor: Some("huge".into()),
+            jobs: 1,
+        },
+    )
+    .unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("huge") && msg.contains("slim"), "{msg}");
 }

@@ -55,12 +55,20 @@ fn compiled_module_is_cached_on_disk_and_reused() {
     let wat = write(dir.path(), "e.wat", EXIT_255);
     let rt = Runtime::new(&cache, &EngineOptions::default()).unwrap();
     rt.load(&wat).unwrap();
-    let cwasm: Vec<_> = std::fs::read_dir(&cache).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "cwasm")).collect();
+    let cwasm: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .collect();
     assert_eq!(cwasm.len(), 1);
     let before = std::fs::metadata(cwasm[0].path()).unwrap().modified().unwrap();
     let rt2 = Runtime::new(&cache, &EngineOptions::default()).unwrap();
     let m = rt2.load(&wat).unwrap();
-    assert_eq!(std::fs::metadata(cwasm[0].path()).unwrap().modified().unwrap(), before, "cache entry rewritten");
+    assert_eq!(
+        std::fs::metadata(cwasm[0].path()).unwrap().modified().unwrap(),
+        before,
+        "cache entry rewritten"
+    );
     assert_eq!(rt2.run(&m, &spec()).unwrap().status, 255);
 }
 

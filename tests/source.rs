@@ -50,7 +50,10 @@ fn unpacks_and_strips_the_top_directory() {
 
 #[test]
 fn refuses_parent_dir_escape() {
-    let t = tar_with(&[("pkg/ok", tar::EntryType::Regular, b"ok", None), ("pkg/../../evil", tar::EntryType::Regular, b"x", None)]);
+    let t = tar_with(&[
+        ("pkg/ok", tar::EntryType::Regular, b"ok", None),
+        ("pkg/../../evil", tar::EntryType::Regular, b"x", None),
+    ]);
     let (dir, res) = unpack_bytes(&t);
     let err = format!("{:#}", res.unwrap_err());
     assert!(err.contains("refused") && err.contains("evil"), "{err}");
@@ -129,7 +132,10 @@ fn failing_patch_names_patch_file_and_hunk_and_changes_nothing() {
     fs::write(pdir.path().join("0001-ret.patch"), GOOD).unwrap();
     fs::write(pdir.path().join("0002-other.patch"), BAD).unwrap();
     let series = kiln::source::patch_series(pdir.path()).unwrap();
-    let err = format!("{:#}", kiln::source::apply_patches(tree.path(), &series, &pdir.path().join("logs")).unwrap_err());
+    let err = format!(
+        "{:#}",
+        kiln::source::apply_patches(tree.path(), &series, &pdir.path().join("logs")).unwrap_err()
+    );
     assert!(err.contains("0002-other.patch"), "{err}");
     assert!(err.contains("other.c"), "{err}");
     assert!(err.contains("Hunk #1 FAILED"), "{err}");

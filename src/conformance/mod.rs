@@ -146,13 +146,20 @@ pub fn discover(root: &Path, paths: &[PathBuf], ext: &str, filter: Option<&str>)
         let abs = if p.is_absolute() { p.clone() } else { root.join(p) };
         let abs = if abs.exists() { abs } else { std::env::current_dir()?.join(p) };
         if !abs.exists() {
-            anyhow::bail!("{} does not exist (looked in {} and the current directory)", p.display(), root.display());
+            anyhow::bail!(
+                "{} does not exist (looked in {} and the current directory)",
+                p.display(),
+                root.display()
+            );
         }
         for e in walkdir::WalkDir::new(&abs).sort_by_file_name() {
             let e = e?;
             if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == ext) {
                 let name = e.path().strip_prefix(root).unwrap_or(e.path()).display().to_string();
-                if glob.as_ref().is_none_or(|g| g.is_match(&name) || g.is_match(e.path().file_name().unwrap_or_default())) {
+                if glob
+                    .as_ref()
+                    .is_none_or(|g| g.is_match(&name) || g.is_match(e.path().file_name().unwrap_or_default()))
+                {
                     out.push((name, e.path().to_path_buf()));
                 }
             }
@@ -164,7 +171,13 @@ pub fn discover(root: &Path, paths: &[PathBuf], ext: &str, filter: Option<&str>)
 }
 
 /// Run `tests` on `jobs` worker threads; `serial` ones afterwards, alone.
-pub fn run_parallel<F>(tests: &[(String, PathBuf)], serial: &dyn Fn(&Path) -> bool, jobs: usize, progress: &Progress, f: F) -> Vec<TestResult>
+pub fn run_parallel<F>(
+    tests: &[(String, PathBuf)],
+    serial: &dyn Fn(&Path) -> bool,
+    jobs: usize,
+    progress: &Progress,
+    f: F,
+) -> Vec<TestResult>
 where
     F: Fn(&Path) -> TestResult + Sync,
 {

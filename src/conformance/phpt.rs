@@ -56,7 +56,19 @@ pub const INI_OVERWRITES: &[&str] = &[
 ];
 
 /// Sections only the CGI SAPI can run.
-const CGI_SECTIONS: &[&str] = &["CGI", "GET", "POST", "POST_RAW", "GZIP_POST", "DEFLATE_POST", "PUT", "COOKIE", "HEADERS", "EXPECTHEADERS", "REQUEST"];
+const CGI_SECTIONS: &[&str] = &[
+    "CGI",
+    "GET",
+    "POST",
+    "POST_RAW",
+    "GZIP_POST",
+    "DEFLATE_POST",
+    "PUT",
+    "COOKIE",
+    "HEADERS",
+    "EXPECTHEADERS",
+    "REQUEST",
+];
 
 /// A parsed .phpt file: section name → text.
 #[derive(Debug, Clone, Default)]
@@ -110,14 +122,20 @@ impl Phpt {
                 sections.insert(name.into(), String::from_utf8_lossy(&content).into_owned());
             }
         }
-        let expects = ["EXPECT", "EXPECTF", "EXPECTREGEX"].iter().filter(|s| sections.contains_key(**s)).count();
+        let expects = ["EXPECT", "EXPECTF", "EXPECTREGEX"]
+            .iter()
+            .filter(|s| sections.contains_key(**s))
+            .count();
         if !sections.contains_key("FILE") {
             bail!("{}: missing --FILE-- section", path.display());
         }
         if expects != 1 {
             bail!("{}: needs exactly one of --EXPECT--, --EXPECTF--, --EXPECTREGEX--", path.display());
         }
-        Ok(Phpt { path: path.to_path_buf(), sections })
+        Ok(Phpt {
+            path: path.to_path_buf(),
+            sections,
+        })
     }
 
     pub fn get(&self, s: &str) -> Option<&str> {
@@ -134,7 +152,8 @@ pub fn preg_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 2);
     for c in s.chars() {
         match c {
-            '.' | '\\' | '+' | '*' | '?' | '[' | '^' | ']' | '$' | '(' | ')' | '{' | '}' | '=' | '!' | '<' | '>' | '|' | ':' | '-' | '#' | '/' => {
+            '.' | '\\' | '+' | '*' | '?' | '[' | '^' | ']' | '$' | '(' | ')' | '{' | '}' | '=' | '!' | '<' | '>' | '|' | ':' | '-'
+            | '#' | '/' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -240,7 +259,10 @@ pub struct PhptEnv<'a> {
 
 impl PhptEnv<'_> {
     fn spec(&self, argv: Vec<String>, env: Vec<(String, String)>, stdin: Option<Vec<u8>>, merged: bool) -> RunSpec {
-        let mut dirs = vec![(self.root.clone(), self.root.display().to_string()), (self.tmp.clone(), "/tmp".to_string())];
+        let mut dirs = vec![
+            (self.root.clone(), self.root.display().to_string()),
+            (self.tmp.clone(), "/tmp".to_string()),
+        ];
         dirs.push((self.root.clone(), ".".to_string()));
         RunSpec {
             argv,
@@ -266,11 +288,23 @@ impl PhptEnv<'_> {
 
 fn base_env(tmp: &Path) -> Vec<(String, String)> {
     let _ = tmp;
-    ["REDIRECT_STATUS", "QUERY_STRING", "PATH_TRANSLATED", "SCRIPT_FILENAME", "REQUEST_METHOD", "CONTENT_TYPE", "CONTENT_LENGTH", "TZ"]
-        .iter()
-        .map(|k| (k.to_string(), String::new()))
-        .chain([("TEST_PHP_EXECUTABLE".to_string(), "php".to_string()), ("TMPDIR".to_string(), "/tmp".to_string())])
-        .collect()
+    [
+        "REDIRECT_STATUS",
+        "QUERY_STRING",
+        "PATH_TRANSLATED",
+        "SCRIPT_FILENAME",
+        "REQUEST_METHOD",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "TZ",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), String::new()))
+    .chain([
+        ("TEST_PHP_EXECUTABLE".to_string(), "php".to_string()),
+        ("TMPDIR".to_string(), "/tmp".to_string()),
+    ])
+    .collect()
 }
 
 /// Run one .phpt file (with FLAKY retry) and judge it.

@@ -56,17 +56,38 @@ impl<'a> Report<'a> {
             totals.add(t);
             by_directory.entry(dir_of(&t.name)).or_default().add(t);
         }
-        Report { suite: suite.into(), interpreter: interpreter.into(), jobs, wall_seconds: wall, totals, by_directory, now_passing, tests }
+        Report {
+            suite: suite.into(),
+            interpreter: interpreter.into(),
+            jobs,
+            wall_seconds: wall,
+            totals,
+            by_directory,
+            now_passing,
+            tests,
+        }
     }
 
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}", "directory", "total", "pass", "fail", "skip", "xfail");
+        let _ = writeln!(
+            s,
+            "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            "directory", "total", "pass", "fail", "skip", "xfail"
+        );
         for (d, c) in &self.by_directory {
-            let _ = writeln!(s, "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}", d, c.total, c.pass, c.fail, c.skip, c.xfail);
+            let _ = writeln!(
+                s,
+                "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}",
+                d, c.total, c.pass, c.fail, c.skip, c.xfail
+            );
         }
         let c = &self.totals;
-        let _ = writeln!(s, "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}", "TOTAL", c.total, c.pass, c.fail, c.skip, c.xfail);
+        let _ = writeln!(
+            s,
+            "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            "TOTAL", c.total, c.pass, c.fail, c.skip, c.xfail
+        );
         let _ = writeln!(s, "{} with {} jobs in {:.1}s", self.interpreter, self.jobs, self.wall_seconds);
         s
     }
@@ -106,7 +127,10 @@ impl<'a> Report<'a> {
             };
             let mut tc = TestCase::new(t.name.clone(), status);
             tc.set_time(std::time::Duration::from_secs_f64(t.seconds));
-            suites.entry(dir_of(&t.name)).or_insert_with_key(|k| TestSuite::new(k.clone())).add_test_case(tc);
+            suites
+                .entry(dir_of(&t.name))
+                .or_insert_with_key(|k| TestSuite::new(k.clone()))
+                .add_test_case(tc);
         }
         for (_, s) in suites {
             report.add_test_suite(s);
@@ -115,7 +139,12 @@ impl<'a> Report<'a> {
     }
 
     fn html(&self) -> String {
-        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
         let mut h = String::new();
         let _ = write!(
             h,
@@ -125,12 +154,29 @@ impl<'a> Report<'a> {
             self.jobs,
             self.wall_seconds
         );
-        for (d, c) in self.by_directory.iter().chain(std::iter::once((&"TOTAL".to_string(), &self.totals))) {
-            let _ = write!(h, "<tr><td>{}<td>{}<td>{}<td class=fail>{}<td>{}<td>{}", esc(d), c.total, c.pass, c.fail, c.skip, c.xfail);
+        for (d, c) in self
+            .by_directory
+            .iter()
+            .chain(std::iter::once((&"TOTAL".to_string(), &self.totals)))
+        {
+            let _ = write!(
+                h,
+                "<tr><td>{}<td>{}<td>{}<td class=fail>{}<td>{}<td>{}",
+                esc(d),
+                c.total,
+                c.pass,
+                c.fail,
+                c.skip,
+                c.xfail
+            );
         }
         h.push_str("</table><h2>Failures and expected failures</h2><ul>");
         for t in self.tests.iter().filter(|t| t.outcome.is_failure() || t.outcome == Outcome::Xfail) {
-            let why = t.baseline.as_deref().map(|b| format!("expected: {b}")).unwrap_or_else(|| t.detail.clone());
+            let why = t
+                .baseline
+                .as_deref()
+                .map(|b| format!("expected: {b}"))
+                .unwrap_or_else(|| t.detail.clone());
             let _ = write!(h, "<li><code>{}</code> {:?}: {}", esc(&t.name), t.outcome, esc(&why));
         }
         h.push_str("</ul>");

@@ -51,7 +51,12 @@ impl Server {
                 });
             }
         });
-        Server { base, routes, cut_done, log }
+        Server {
+            base,
+            routes,
+            cut_done,
+            log,
+        }
     }
 
     pub fn route(&self, path: &str, route: Route) {
@@ -114,7 +119,11 @@ fn handle(
         Some(n) => (206, &data[n..]),
         None => (200, &data[..]),
     };
-    log.lock().unwrap().push(Request { path, range: range.clone(), status });
+    log.lock().unwrap().push(Request {
+        path,
+        range: range.clone(),
+        status,
+    });
     let mut head = if status == 206 {
         format!(
             "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {}-{}/{}\r\n",
@@ -125,7 +134,10 @@ fn handle(
     } else {
         "HTTP/1.1 200 OK\r\n".to_string()
     };
-    head.push_str(&format!("Content-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n", body.len()));
+    head.push_str(&format!(
+        "Content-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
     stream.write_all(head.as_bytes())?;
     if let Some(cut) = cut {
         stream.write_all(&body[..cut.min(body.len())])?;

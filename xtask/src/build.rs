@@ -29,7 +29,11 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let start = std::time::Instant::now();
-    let builder = Builder { layout: &ctx.layout, progress: &ctx.progress, offline: g.offline };
+    let builder = Builder {
+        layout: &ctx.layout,
+        progress: &ctx.progress,
+        offline: g.offline,
+    };
     let result = builder.build(&plan)?;
     let how = match result {
         BuildResult::UpToDate => "up to date",
@@ -43,7 +47,13 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<ExitCode> {
 
 /// Resolve recipe + toolchain + options into a plan. With `dry_run` an
 /// unavailable toolchain is shown as placeholders instead of failing.
-pub fn build_plan(ctx: &Ctx, spec: &str, flavor: Option<&str>, jobs: Option<usize>, dry_run: bool) -> anyhow::Result<kiln::plan::BuildPlan> {
+pub fn build_plan(
+    ctx: &Ctx,
+    spec: &str,
+    flavor: Option<&str>,
+    jobs: Option<usize>,
+    dry_run: bool,
+) -> anyhow::Result<kiln::plan::BuildPlan> {
     let recipe = kiln::recipe::find(&ctx.layout.recipes(), spec)?;
     let mut req = ctx.toolchain_request();
     req.install = !dry_run;
@@ -55,6 +65,9 @@ pub fn build_plan(ctx: &Ctx, spec: &str, flavor: Option<&str>, jobs: Option<usiz
         }
         Err(e) => return Err(e),
     };
-    let opts = PlanOptions { flavor: flavor.map(String::from), jobs: jobs.unwrap_or_else(kiln::plan::default_jobs) };
+    let opts = PlanOptions {
+        flavor: flavor.map(String::from),
+        jobs: jobs.unwrap_or_else(kiln::plan::default_jobs),
+    };
     kiln::plan::plan(&ctx.layout, &recipe, tc, &opts)
 }

@@ -22,7 +22,11 @@ pub fn run(_g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
     for imp in &i.imports {
         *by_module.entry(imp.split("::").next().unwrap_or("")).or_default() += 1;
     }
-    println!("imports: {} ({})", i.imports.len(), by_module.iter().map(|(m, n)| format!("{m}: {n}")).collect::<Vec<_>>().join(", "));
+    println!(
+        "imports: {} ({})",
+        i.imports.len(),
+        by_module.iter().map(|(m, n)| format!("{m}: {n}")).collect::<Vec<_>>().join(", ")
+    );
     println!("exports: {}", i.exports.join(", "));
     println!("sections:");
     for (name, size) in &i.sections {

@@ -116,6 +116,10 @@ impl Ctx {
     }
 
     pub fn toolchain_request(&self) -> kiln::toolchain::Request {
-        kiln::toolchain::Request { wasi_sdk: self.global.wasi_sdk.clone(), offline: self.global.offline, install: true }
+        kiln::toolchain::Request {
+            wasi_sdk: self.global.wasi_sdk.clone(),
+            offline: self.global.offline,
+            install: true,
+        }
     }
 }

@@ -22,7 +22,12 @@ pub fn run(g: &Global, a: ReleaseArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&a.out)?;
     for interp in &a.interps {
         let plan = crate::build::build_plan(&ctx, interp, a.flavor.as_deref(), None, false)?;
-        kiln::build::Builder { layout: &ctx.layout, progress: &ctx.progress, offline: g.offline }.build(&plan)?;
+        kiln::build::Builder {
+            layout: &ctx.layout,
+            progress: &ctx.progress,
+            offline: g.offline,
+        }
+        .build(&plan)?;
         let stage = ctx.progress.stage(format!("{}: release", plan.id));
         let r = kiln::release::release(&plan, &a.out)?;
         stage.done("done");

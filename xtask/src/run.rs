@@ -39,7 +39,12 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     if !module.is_file() && a.module.is_none() {
         eprintln!("{} is not built yet; building it first", module.display());
         let plan = crate::build::build_plan(&ctx, &a.interp, a.flavor.as_deref(), None, false)?;
-        kiln::build::Builder { layout: &ctx.layout, progress: &ctx.progress, offline: g.offline }.build(&plan)?;
+        kiln::build::Builder {
+            layout: &ctx.layout,
+            progress: &ctx.progress,
+            offline: g.offline,
+        }
+        .build(&plan)?;
     }
     let mut spec = RunSpec {
         argv: vec![recipe.run.argv0.clone()],
@@ -72,7 +77,13 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         spec.dirs.push((hp, guest));
     }
-    let mut rt = Runtime::new(&ctx.layout.module_cache(), &EngineOptions { interruptible: a.timeout.is_some(), ..Default::default() })?;
+    let mut rt = Runtime::new(
+        &ctx.layout.module_cache(),
+        &EngineOptions {
+            interruptible: a.timeout.is_some(),
+            ..Default::default()
+        },
+    )?;
     rt.verbose = g.verbose;
     let m = rt.load(&module)?;
     let outcome = rt.run(&m, &spec)?;
@@ -80,7 +91,11 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("kiln: {} stopped: {trap}", recipe.name);
     }
     if g.verbose {
-        eprintln!("kiln: exit status {} after {:.1} ms", outcome.status, outcome.elapsed.as_secs_f64() * 1e3);
+        eprintln!(
+            "kiln: exit status {} after {:.1} ms",
+            outcome.status,
+            outcome.elapsed.as_secs_f64() * 1e3
+        );
     }
     Ok(ExitCode::from((outcome.status & 0xff) as u8))
 }

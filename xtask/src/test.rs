@@ -52,27 +52,54 @@ fn default_paths(interp: &str, full: bool) -> anyhow::Result<Vec<PathBuf>> {
 pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     let ctx = Ctx::new(g)?;
     let plan = crate::build::build_plan(&ctx, &a.interp, a.flavor.as_deref(), None, false)?;
-    let builder = kiln::build::Builder { layout: &ctx.layout, progress: &ctx.progress, offline: g.offline };
+    let builder = kiln::build::Builder {
+        layout: &ctx.layout,
+        progress: &ctx.progress,
+        offline: g.offline,
+    };
     builder.build(&plan)?;
     if !plan.src_dir.is_dir() {
-        bail!("{} has no source tree (built from the cache); run `cargo xtask clean` and build again", plan.src_dir.display());
+        bail!(
+            "{} has no source tree (built from the cache); run `cargo xtask clean` and build again",
+            plan.src_dir.display()
+        );
     }
     let root = plan.src_dir.clone();
-    let paths = if a.paths.is_empty() { default_paths(&plan.recipe.name, a.full)? } else { a.paths.clone() };
+    let paths = if a.paths.is_empty() {
+        default_paths(&plan.recipe.name, a.full)?
+    } else {
+        a.paths.clone()
+    };
     let tests = kiln::conformance::discover(&root, &paths, "phpt", a.filter.as_deref())?;
     if tests.is_empty() {
         bail!("no .phpt files under {:?}", paths);
     }
     let jobs = a.jobs.unwrap_or_else(kiln::plan::default_jobs);
-    let rt = Runtime::new(&ctx.layout.module_cache(), &EngineOptions { pooling: false, ..Default::default() })?;
+    let rt = Runtime::new(
+        &ctx.layout.module_cache(),
+        &EngineOptions {
+            pooling: false,
+            ..Default::default()
+        },
+    )?;
     let module = rt.load(&plan.module())?;
     let tmp = tempfile::tempdir()?;
     // Which extensions the binary has (for --EXTENSIONS--).
     let m = rt.run(
         &module,
-        &RunSpec { argv: vec!["php".into(), "-n".into(), "-m".into()], stdout: Stdio::Bytes(vec![]), stderr: Stdio::Bytes(vec![]), stdin: Stdio::Null, ..Default::default() },
+        &RunSpec {
+            argv: vec!["php".into(), "-n".into(), "-m".into()],
+            stdout: Stdio::Bytes(vec![]),
+            stderr: Stdio::Bytes(vec![]),
+            stdin: Stdio::Null,
+            ..Default::default()
+        },
     )?;
-    let extensions: Vec<String> = String::from_utf8_lossy(&m.stdout).lines().filter(|l| !l.starts_with('[') && !l.is_empty()).map(|l| l.trim().to_lowercase()).collect();
+    let extensions: Vec<String> = String::from_utf8_lossy(&m.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('[') && !l.is_empty())
+        .map(|l| l.trim().to_lowercase())
+        .collect();
     let env = phpt::PhptEnv {
         runtime: &rt,
         module: &module,
@@ -90,10 +117,22 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     };
     let mut results = kiln::conformance::run_parallel(&tests, &serial, jobs, &ctx.progress, |p| phpt::run(&env, p));
     let wall = start.elapsed().as_secs_f64();
-    let baseline_path = ctx.layout.repo.join("tests").join("baseline").join(format!("{}.toml", plan.recipe.name));
+    let baseline_path = ctx
+        .layout
+        .repo
+        .join("tests")
+        .join("baseline")
+        .join(format!("{}.toml", plan.recipe.name));
     let baseline = Baseline::load(&baseline_path)?;
     let now_pass = baseline.apply(&mut results)?;
-    let report = Report::new(&format!("{}-phpt", plan.recipe.name), &plan.id, jobs, wall, &results, now_pass.clone());
+    let report = Report::new(
+        &format!("{}-phpt", plan.recipe.name),
+        &plan.id,
+        jobs,
+        wall,
+        &results,
+        now_pass.clone(),
+    );
     print!("{}", report.table());
     if let Some(dir) = &a.report {
         report.write(dir).with_context(|| format!("writing reports to {}", dir.display()))?;

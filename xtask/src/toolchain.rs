@@ -80,7 +80,12 @@ pub fn run(g: &Global, a: ToolchainArgs) -> anyhow::Result<ExitCode> {
         bail!("probe trapped: {t}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
     }
     if !bad.is_empty() {
-        bail!("toolchain probe failed: expected {:?}; exit status {}; stderr: {}", bad, out.status, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "toolchain probe failed: expected {:?}; exit status {}; stderr: {}",
+            bad,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     println!("probe: ok (setjmp/longjmp, file I/O, argv, env, clock, exit status 7)");
     Ok(ExitCode::SUCCESS)

@@ -5,7 +5,11 @@ use std::process::{Command, Output};
 
 fn xtask(args: &[&str]) -> Output {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).current_dir(repo).output().expect("running xtask")
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .expect("running xtask")
 }
 
 fn text(o: &Output) -> String {
@@ -41,7 +45,10 @@ fn phpt_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
 fn a_wrong_expectation_fails_the_run() {
     let d = phpt_dir(&[
         ("ok.phpt", "--TEST--\nok\n--FILE--\n<?php echo 1+1;\n--EXPECT--\n2\n"),
-        ("ok_f.phpt", "--TEST--\nexpectf\n--FILE--\n<?php echo 'v', PHP_VERSION;\n--EXPECTF--\nv%d.%d.%d\n"),
+        (
+            "ok_f.phpt",
+            "--TEST--\nexpectf\n--FILE--\n<?php echo 'v', PHP_VERSION;\n--EXPECTF--\nv%d.%d.%d\n",
+        ),
         ("bad.phpt", "--TEST--\nwrong\n--FILE--\n<?php echo 1+1;\n--EXPECT--\n3\n"),
     ]);
     let out = xtask(&["test", "php", d.path().to_str().unwrap()]);

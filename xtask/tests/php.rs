@@ -6,7 +6,11 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 fn xtask(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).current_dir(cwd).output().expect("running xtask")
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("running xtask")
 }
 
 fn repo() -> &'static Path {
@@ -31,7 +35,11 @@ fn php_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["run", "php", "--"];
     all.extend_from_slice(args);
     let out = xtask(&all, cwd);
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn php(args: &[&str]) -> (i32, String, String) {
@@ -62,7 +70,10 @@ fn arithmetic_and_version() {
 fn fatal_error_exits_255_with_php_message() {
     let (code, out, _) = php(&["-r", "function f(){ undefined_fn(); } f();"]);
     assert_eq!(code, 255);
-    assert!(out.contains("Fatal error: Uncaught Error: Call to undefined function undefined_fn()"), "{out}");
+    assert!(
+        out.contains("Fatal error: Uncaught Error: Call to undefined function undefined_fn()"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -92,7 +103,10 @@ fn uncaught_exception_and_try_catch() {
     let (code, out, _) = php(&["-r", "try { throw new RuntimeException('x'); } catch (RuntimeException $e) { echo 'caught ', $e->getMessage(), PHP_EOL; } throw new LogicException('boom');"]);
     assert_eq!(code, 255);
     assert!(out.starts_with("caught x\n"), "{out}");
-    assert!(out.contains("PHP Fatal error:  Uncaught LogicException: boom") || out.contains("Fatal error: Uncaught LogicException: boom"), "{out}");
+    assert!(
+        out.contains("PHP Fatal error:  Uncaught LogicException: boom") || out.contains("Fatal error: Uncaught LogicException: boom"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -118,7 +132,11 @@ echo filter_var('a@b.example', FILTER_VALIDATE_EMAIL), "\n";
 #[ignore = "slow tier: builds PHP"]
 fn script_in_cwd_reads_and_writes_files() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.php"), "<?php file_put_contents('out.txt', 'written'); echo file_get_contents('out.txt'), ' ', file_exists('missing') ? 'y' : 'n';").unwrap();
+    std::fs::write(
+        dir.path().join("s.php"),
+        "<?php file_put_contents('out.txt', 'written'); echo file_get_contents('out.txt'), ' ', file_exists('missing') ? 'y' : 'n';",
+    )
+    .unwrap();
     let (code, out, err) = php_in(dir.path(), &["s.php"]);
     assert_eq!((code, out.as_str()), (0, "written n"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).unwrap(), "written");

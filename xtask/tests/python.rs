@@ -5,7 +5,11 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 fn xtask(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).current_dir(cwd).output().expect("running xtask")
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("running xtask")
 }
 
 fn repo() -> &'static Path {
@@ -28,7 +32,11 @@ fn py_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["run", "python", "--"];
     all.extend_from_slice(args);
     let out = xtask(&all, cwd);
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn py(args: &[&str]) -> (i32, String, String) {
@@ -95,8 +103,14 @@ fn exit_codes_tracebacks_and_recursion() {
     assert_eq!(py(&["-c", "import sys; sys.exit(4)"]).0, 4);
     let (code, _, err) = py(&["-c", "def f():\n    raise ValueError('boom')\nf()"]);
     assert_eq!(code, 1);
-    assert!(err.contains("Traceback (most recent call last)") && err.contains("ValueError: boom"), "{err}");
-    let (code, out, err) = py(&["-c", "import sys\ndef r(n): return r(n+1)\ntry:\n    r(0)\nexcept RecursionError:\n    print('recursion caught')"]);
+    assert!(
+        err.contains("Traceback (most recent call last)") && err.contains("ValueError: boom"),
+        "{err}"
+    );
+    let (code, out, err) = py(&[
+        "-c",
+        "import sys\ndef r(n): return r(n+1)\ntry:\n    r(0)\nexcept RecursionError:\n    print('recursion caught')",
+    ]);
     assert_eq!((code, out.as_str()), (0, "recursion caught\n"), "{err}");
 }
 
@@ -106,6 +120,17 @@ fn module_flag_and_env_merge() {
     let (code, out, err) = py(&["-m", "json.tool", "--help"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("usage"), "{out}");
-    let out = xtask(&["run", "python", "--env", "KILN_X=1", "--", "-c", "import os; print(os.environ['KILN_X'], os.environ['PYTHONHOME'])"], repo());
+    let out = xtask(
+        &[
+            "run",
+            "python",
+            "--env",
+            "KILN_X=1",
+            "--",
+            "-c",
+            "import os; print(os.environ['KILN_X'], os.environ['PYTHONHOME'])",
+        ],
+        repo(),
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 /usr/local\n");
 }

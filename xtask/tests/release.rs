@@ -1,0 +1,145 @@
+//! Slow tier: release artifacts checked with real tools (sha256sum, skopeo,
+//! Debian's docker-registry on 127.0.0.1) and rebuilt for reproducibility.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+fn xtask(args: &[&str], envs: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(args).current_dir(repo());
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let out = c.output().expect("running xtask");
+    assert!(
+        out.status.success(),
+        "xtask {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn tool(cmd: &str, args: &[&str], cwd: &Path) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} is needed for this test (.ci/run installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Registry(Child);
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+#[test]
+#[ignore = "slow tier: builds PHP, needs skopeo and docker-registry"]
+fn php_release_checks_out_with_sha256sum_skopeo_and_a_registry() {
+    let dist = tempfile::tempdir().unwrap();
+    xtask(&["release", "php", "--out", dist.path().to_str().unwrap()], &[]);
+    tool("sha256sum", &["-c", "SHA256SUMS"], dist.path());
+    let layout = format!("oci:{}:8.4.16", dist.path().join("php-8.4.16.oci").display());
+    let config: serde_json::Value = serde_json::from_str(&tool("skopeo", &["inspect", "--config", &layout], dist.path())).unwrap();
+    assert_eq!(
+        (config["os"].as_str(), config["architecture"].as_str()),
+        (Some("wasi"), Some("wasm"))
+    );
+    assert_eq!(config["config"]["Entrypoint"][0], "/bin/php.wasm");
+
+    let info =
+        String::from_utf8_lossy(&xtask(&["inspect", dist.path().join("php-8.4.16.wasm").to_str().unwrap()], &[]).stdout).into_owned();
+    assert!(
+        info.contains("f66f8f48db34e9e29f7bfd6901178e9cf4a1b163e6e497716dfcb8f88bcfae30"),
+        "{info}"
+    );
+    assert!(!info.contains("custom:name"), "release module keeps its name section:\n{info}");
+
+    // Push to a registry on 127.0.0.1 and pull back: same digest.
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let reg = tempfile::tempdir().unwrap();
+    let cfg = reg.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            reg.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let _reg = Registry(
+        Command::new("docker-registry")
+            .args(["serve", cfg.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry (Debian package docker-registry)"),
+    );
+    let remote = format!("docker://127.0.0.1:{port}/kiln/php:8.4.16");
+    let mut pushed = false;
+    for _ in 0..50 {
+        if Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false", &layout, &remote])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+        {
+            pushed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(pushed, "could not push to the local registry");
+    let remote_info: serde_json::Value =
+        serde_json::from_str(&tool("skopeo", &["inspect", "--tls-verify=false", &remote], dist.path())).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dist.path().join("php-8.4.16.manifest.json")).unwrap()).unwrap();
+    assert_eq!(remote_info["Digest"], manifest["image"]["digest"]);
+    let pulled = dist.path().join("pulled");
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            &remote,
+            &format!("oci:{}:8.4.16", pulled.display()),
+        ],
+        dist.path(),
+    );
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(pulled.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], manifest["image"]["digest"]);
+}
+
+/// Two clean builds (separate target dirs, no build cache) of the same
+/// recipe give byte-identical release files.
+#[test]
+#[ignore = "slow tier: builds PHP (slim) twice from scratch"]
+fn two_clean_builds_release_identical_bytes() {
+    let mut sums = Vec::new();
+    for _ in 0..2 {
+        let target = tempfile::tempdir().unwrap();
+        let dist = target.path().join("dist");
+        let no_cache = Path::new("1");
+        xtask(
+            &["release", "php", "--flavor", "slim", "--out", dist.to_str().unwrap()],
+            &[("KILN_TARGET_DIR", target.path()), ("KILN_NO_BUILD_CACHE", no_cache)],
+        );
+        sums.push(std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap());
+    }
+    assert!(sums[0].contains("php-8.4.16-slim.wasm"));
+    assert_eq!(sums[0], sums[1]);
+}
