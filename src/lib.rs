@@ -5,6 +5,7 @@
 //! The pipeline is generic; everything interpreter-specific lives in
 //! `recipes/*.toml`. See `ARCHITECTURE.md` for the code map.
 
+pub mod bench;
 pub mod build;
 pub mod cmd;
 pub mod conformance;

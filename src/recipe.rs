@@ -110,6 +110,41 @@ pub struct Recipe {
     pub default_flavor: String,
     #[serde(default)]
     pub run: Run,
+    #[serde(default)]
+    pub bench: Option<Bench>,
+}
+
+/// `cargo xtask bench`: workloads run on the wasm build and on a native
+/// build of the same tarball.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Bench {
+    /// Configure arguments for a native build made just for benchmarking
+    /// (in its own copy of the source). Absent: use `native_binary` from the
+    /// recipe's `[native]` build.
+    #[serde(default)]
+    pub native_configure: Option<Vec<String>>,
+    #[serde(default)]
+    pub native_make_targets: Vec<String>,
+    /// The native interpreter: a path in the bench build tree, or with
+    /// placeholders (`{native}/python`).
+    pub native_binary: String,
+    /// Arguments the native binary needs first (e.g. `-n`).
+    #[serde(default)]
+    pub native_args: Vec<String>,
+    /// Environment for the native side.
+    #[serde(default)]
+    pub native_env: BTreeMap<String, String>,
+    pub workload: Vec<Workload>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub name: String,
+    /// Interpreter arguments; `{src}` is the source tree (mapped into the
+    /// guest at the same path), `{repo}` the kiln checkout.
+    pub args: Vec<String>,
 }
 
 fn default_flavor() -> String {

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod bench;
 mod build;
 mod clean;
 mod fetch;
@@ -71,6 +72,9 @@ enum Command {
     Release(release::ReleaseArgs),
     /// Show a module's kiln build-info, imports/exports and section sizes.
     Inspect(inspect::InspectArgs),
+    /// Benchmarks: each workload on the wasm build and on a native build of
+    /// the same tarball, interleaved; medians and wasm/native ratios.
+    Bench(bench::BenchArgs),
     /// Remove target/kiln/ (build trees, outputs, logs). The download cache stays.
     Clean(clean::CleanArgs),
 }
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Test(a) => test::run(&cli.global, a),
         Command::Release(a) => release::run(&cli.global, a),
         Command::Inspect(a) => inspect::run(&cli.global, a),
+        Command::Bench(a) => bench::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,

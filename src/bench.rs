@@ -1,0 +1,141 @@
+//! Side-by-side benchmarks: each workload on the wasm build (in-process,
+//! precompiled module, fresh instance per run) and on a native build of the
+//! same tarball (a child process), interleaved run by run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio as PStdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::runtime::{Module, RunSpec, Runtime, Stdio};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    pub runs: Vec<f64>,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Side {
+    pub fn of(mut runs: Vec<f64>) -> Side {
+        runs.sort_by(|a, b| a.total_cmp(b));
+        let median = if runs.is_empty() { 0.0 } else { runs[runs.len() / 2] };
+        Side {
+            min: *runs.first().unwrap_or(&0.0),
+            max: *runs.last().unwrap_or(&0.0),
+            median,
+            runs,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub interpreter: String,
+    pub workload: String,
+    pub wasm: Side,
+    pub native: Side,
+    /// wasm median / native median.
+    pub ratio: f64,
+}
+
+pub struct WasmSide<'a> {
+    pub runtime: &'a Runtime,
+    pub module: &'a Module,
+    pub argv0: String,
+    pub env: Vec<(String, String)>,
+    pub dirs: Vec<(PathBuf, String)>,
+}
+
+pub struct NativeSide {
+    pub binary: PathBuf,
+    pub pre_args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+}
+
+/// One timed wasm run; errors if the guest fails.
+pub fn time_wasm(w: &WasmSide<'_>, args: &[String]) -> Result<f64> {
+    let mut argv = vec![w.argv0.clone()];
+    argv.extend(args.iter().cloned());
+    let spec = RunSpec {
+        argv,
+        env: w.env.clone(),
+        dirs: w.dirs.clone(),
+        stdin: Stdio::Null,
+        stdout: Stdio::Bytes(vec![]),
+        stderr: Stdio::Bytes(vec![]),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let out = w.runtime.run(w.module, &spec)?;
+    let secs = t.elapsed().as_secs_f64();
+    if out.status != 0 {
+        bail!(
+            "wasm run {:?} exited {}: {}",
+            args,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(secs)
+}
+
+/// One timed native process run.
+pub fn time_native(n: &NativeSide, args: &[String]) -> Result<f64> {
+    let t = Instant::now();
+    let st = Command::new(&n.binary)
+        .args(&n.pre_args)
+        .args(args)
+        .envs(n.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&n.cwd)
+        .stdin(PStdio::null())
+        .stdout(PStdio::null())
+        .stderr(PStdio::null())
+        .status()
+        .with_context(|| format!("running {}", n.binary.display()))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !st.success() {
+        bail!("native run {} {:?} failed: {st}", n.binary.display(), args);
+    }
+    Ok(secs)
+}
+
+/// Time a whole process (e.g. `cargo xtask run …` start-up).
+pub fn time_process(program: &Path, args: &[String], cwd: &Path) -> Result<f64> {
+    let t = Instant::now();
+    let st = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(PStdio::null())
+        .stdout(PStdio::null())
+        .stderr(PStdio::null())
+        .status()
+        .with_context(|| format!("running {}", program.display()))?;
+    if !st.success() {
+        bail!("{} {:?} failed: {st}", program.display(), args);
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut s = format!(
+        "{:<8} {:<42} {:>22} {:>22} {:>7}\n",
+        "interp", "workload", "wasm median (min-max)", "native median (min-max)", "ratio"
+    );
+    for r in rows {
+        let side = |x: &Side| format!("{:.3}s ({:.3}-{:.3})", x.median, x.min, x.max);
+        s.push_str(&format!(
+            "{:<8} {:<42} {:>22} {:>22} {:>6.2}x\n",
+            r.interpreter,
+            r.workload,
+            side(&r.wasm),
+            side(&r.native),
+            r.ratio
+        ));
+    }
+    s
+}
