@@ -121,6 +121,29 @@ pub fn time_process(program: &Path, args: &[String], cwd: &Path) -> Result<f64> 
     Ok(t.elapsed().as_secs_f64())
 }
 
+/// `runs` interleaved wasm/native timings → one row.
+pub fn measure(
+    interpreter: &str,
+    workload: &str,
+    runs: usize,
+    mut wasm: impl FnMut() -> Result<f64>,
+    mut native: impl FnMut() -> Result<f64>,
+) -> Result<Row> {
+    let (mut ws, mut ns) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ws.push(wasm()?);
+        ns.push(native()?);
+    }
+    let (wasm, native) = (Side::of(ws), Side::of(ns));
+    Ok(Row {
+        interpreter: interpreter.into(),
+        workload: workload.into(),
+        ratio: wasm.median / native.median.max(1e-9),
+        wasm,
+        native,
+    })
+}
+
 pub fn table(rows: &[Row]) -> String {
     let mut s = format!(
         "{:<8} {:<42} {:>22} {:>22} {:>7}\n",

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use kiln::bench::{self, NativeSide, Row, Side, WasmSide};
+use kiln::bench::{self, NativeSide, WasmSide};
 use kiln::cmd::Cmd;
 use kiln::runtime::{EngineOptions, Runtime};
 
@@ -146,38 +146,34 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
             // The native side gets its own pre-args (e.g. -n) instead of the
             // wasm side's first ones when they are the same flag.
             let native_args: Vec<String> = args.iter().filter(|x| !b.native_args.contains(x)).cloned().collect();
-            let (mut ws, mut ns) = (Vec::new(), Vec::new());
-            for _ in 0..a.runs {
-                ws.push(bench::time_wasm(&wasm, &args).with_context(|| format!("{interp}: {}", w.name))?);
-                bar.inc(1);
-                ns.push(bench::time_native(&native, &native_args).with_context(|| format!("{interp}: {}", w.name))?);
-                bar.inc(1);
-            }
-            let (ws, ns) = (Side::of(ws), Side::of(ns));
-            rows.push(Row {
-                interpreter: plan.recipe.name.clone(),
-                ratio: ws.median / ns.median.max(1e-9),
-                workload: format!("{} [in-process]", w.name),
-                wasm: ws,
-                native: ns,
-            });
+            let ctx_of = || format!("{interp}: {}", w.name);
+            let row = bench::measure(
+                &plan.recipe.name,
+                &format!("{} [in-process]", w.name),
+                a.runs,
+                || {
+                    let t = bench::time_wasm(&wasm, &args).with_context(ctx_of);
+                    bar.inc(1);
+                    t
+                },
+                || {
+                    let t = bench::time_native(&native, &native_args).with_context(ctx_of);
+                    bar.inc(1);
+                    t
+                },
+            )?;
+            rows.push(row);
             if w.name.starts_with("start-up") {
                 // Whole processes: `cargo xtask run` (module cache warm) vs native.
                 let mut run_args = vec!["run".to_string(), interp.clone(), "--".to_string()];
                 run_args.extend(args.clone());
-                let (mut ws, mut ns) = (Vec::new(), Vec::new());
-                for _ in 0..a.runs {
-                    ws.push(bench::time_process(&exe, &run_args, &ctx.layout.repo)?);
-                    ns.push(bench::time_native(&native, &native_args)?);
-                }
-                let (ws, ns) = (Side::of(ws), Side::of(ns));
-                rows.push(Row {
-                    interpreter: plan.recipe.name.clone(),
-                    ratio: ws.median / ns.median.max(1e-9),
-                    workload: format!("{} [whole process]", w.name),
-                    wasm: ws,
-                    native: ns,
-                });
+                rows.push(bench::measure(
+                    &plan.recipe.name,
+                    &format!("{} [whole process]", w.name),
+                    a.runs,
+                    || bench::time_process(&exe, &run_args, &ctx.layout.repo),
+                    || bench::time_native(&native, &native_args),
+                )?);
             }
         }
         bar.finish_and_clear();

@@ -1,45 +1,22 @@
 //! Slow tier: build PHP 8.4 with kiln and check it behaves like native PHP.
 //! Run with `cargo test -- --include-ignored` (the README's test command).
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-fn xtask(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running xtask")
-}
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
+use support::{repo, xtask};
 
 /// Build once per test binary; every test waits for it.
 fn built() -> &'static str {
     static BUILT: OnceLock<String> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = xtask(&["build", "php"], repo());
-        assert!(out.status.success(), "build failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(path.ends_with("out/php-8.4.16/bin/php.wasm"), "{path}");
-        assert!(Path::new(&path).is_file());
-        path
-    })
+    BUILT.get_or_init(|| support::build("php", "out/php-8.4.16/bin/php.wasm"))
 }
 
 fn php_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     built();
-    let mut all = vec!["run", "php", "--"];
-    all.extend_from_slice(args);
-    let out = xtask(&all, cwd);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    support::run_in("php", cwd, args)
 }
 
 fn php(args: &[&str]) -> (i32, String, String) {

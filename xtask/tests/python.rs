@@ -1,42 +1,21 @@
 //! Slow tier: build CPython 3.13 with kiln and check it as a user would.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-fn xtask(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running xtask")
-}
+use support::{repo, xtask};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
+/// Build once per test binary; every test waits for it.
 fn built() -> &'static str {
     static BUILT: OnceLock<String> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = xtask(&["build", "python"], repo());
-        assert!(out.status.success(), "build failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(path.ends_with("out/python-3.13.5/bin/python.wasm"), "{path}");
-        path
-    })
+    BUILT.get_or_init(|| support::build("python", "out/python-3.13.5/bin/python.wasm"))
 }
 
 fn py_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     built();
-    let mut all = vec!["run", "python", "--"];
-    all.extend_from_slice(args);
-    let out = xtask(&all, cwd);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    support::run_in("python", cwd, args)
 }
 
 fn py(args: &[&str]) -> (i32, String, String) {
