@@ -258,11 +258,16 @@ pub struct PhptEnv<'a> {
 }
 
 impl PhptEnv<'_> {
-    fn spec(&self, argv: Vec<String>, env: Vec<(String, String)>, stdin: Option<Vec<u8>>, merged: bool) -> RunSpec {
+    /// `test_dir` is mapped at its own path too: tests may live anywhere on
+    /// disk (the longest matching preopen wins in the guest).
+    fn spec(&self, test_dir: &Path, argv: Vec<String>, env: Vec<(String, String)>, stdin: Option<Vec<u8>>, merged: bool) -> RunSpec {
         let mut dirs = vec![
             (self.root.clone(), self.root.display().to_string()),
             (self.tmp.clone(), "/tmp".to_string()),
         ];
+        if !test_dir.starts_with(&self.root) {
+            dirs.push((test_dir.to_path_buf(), test_dir.display().to_string()));
+        }
         dirs.push((self.root.clone(), ".".to_string()));
         RunSpec {
             argv,
@@ -409,7 +414,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
             argv.push(i.clone());
         }
         argv.push(skip_file.display().to_string());
-        let out = env.runtime.run(env.module, &env.spec(argv, vars.clone(), None, true))?;
+        let out = env.runtime.run(env.module, &env.spec(&dir, argv, vars.clone(), None, true))?;
         let _ = fs::remove_file(&skip_file);
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let lower = text.to_ascii_lowercase();
@@ -433,7 +438,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     let capture = t.get("CAPTURE_STDIO").map(|s| s.to_ascii_uppercase());
     let merged = capture.as_deref().is_none_or(|c| c.contains("STDERR") && c.contains("STDOUT"));
     let stdin = t.get("STDIN").map(|s| s.as_bytes().to_vec());
-    let out = env.runtime.run(env.module, &env.spec(argv, vars.clone(), stdin, merged))?;
+    let out = env.runtime.run(env.module, &env.spec(&dir, argv, vars.clone(), stdin, merged))?;
     let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
     if let Some(c) = &capture {
         if !c.contains("STDOUT") {
@@ -448,7 +453,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
         fs::write(&clean_file, code)?;
         let mut argv = env.ini_args(&[]);
         argv.push(clean_file.display().to_string());
-        let _ = env.runtime.run(env.module, &env.spec(argv, vars.clone(), None, true));
+        let _ = env.runtime.run(env.module, &env.spec(&dir, argv, vars.clone(), None, true));
         let _ = fs::remove_file(&clean_file);
     }
     let _ = fs::remove_file(&php_file);
@@ -458,6 +463,9 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     if let Some(trap) = &out.trap {
         let what = if out.hit_memory_limit { "memory cap reached" } else { "trap" };
         return Ok((Outcome::Fail, format!("{what}: {}", trap.lines().next().unwrap_or("")), output));
+    }
+    if out.hit_memory_limit {
+        return Ok((Outcome::Fail, format!("memory cap of {} MiB reached", env.memory_limit >> 20), output));
     }
     let ok = matches(t, &output)?;
     Ok(match (ok, xfail) {

@@ -71,7 +71,7 @@ fn loops_and_memory_hogs_are_stopped_and_reported() {
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("loop.phpt") && t.contains("Timeout"), "{t}");
-    assert!(t.contains("hog.phpt"), "{t}");
+    assert!(t.contains("hog.phpt") && t.contains("memory cap of 256 MiB reached"), "{t}");
     assert!(!t.contains("FAIL") || !t.contains("fine.phpt"), "{t}");
     assert!(start.elapsed().as_secs() < 120);
 }
