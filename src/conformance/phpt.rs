@@ -465,7 +465,11 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
         return Ok((Outcome::Fail, format!("{what}: {}", trap.lines().next().unwrap_or("")), output));
     }
     if out.hit_memory_limit {
-        return Ok((Outcome::Fail, format!("memory cap of {} MiB reached", env.memory_limit >> 20), output));
+        return Ok((
+            Outcome::Fail,
+            format!("memory cap of {} MiB reached", env.memory_limit >> 20),
+            output,
+        ));
     }
     let ok = matches(t, &output)?;
     Ok(match (ok, xfail) {
