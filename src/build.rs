@@ -100,6 +100,9 @@ impl Builder<'_> {
                 .with_context(|| format!("installing {}", plan.id))?;
             stage.done(&format!("-> {}", plan.dest_dir.display()));
         }
+        for t in &plan.recipe.tools {
+            crate::tools::ensure(self.layout, t, self.offline)?;
+        }
         for (i, step) in plan.post.iter().enumerate() {
             let stage = self.progress.stage(format!("{}: {}", plan.id, step.name));
             step.cmd

@@ -19,5 +19,6 @@ pub mod release;
 pub mod runtime;
 pub mod source;
 pub mod toolchain;
+pub mod tools;
 
 pub use anyhow::{Context, Error, Result};

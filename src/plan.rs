@@ -280,9 +280,12 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     for d in &deps {
         vars.set(&format!("dep:{}", d.recipe.name), d.out_dir.display().to_string());
     }
+    for t in &recipe.tools {
+        vars.set(&format!("tool:{}", t.name), crate::tools::root(layout, t).display().to_string());
+    }
     let name = recipe.name.as_str();
 
-    let mut cflags: Vec<String> = tc.cflags.clone();
+    let mut cflags: Vec<String> = if recipe.build.toolchain_cflags { tc.cflags.clone() } else { Vec::new() };
     cflags.extend(vars.subst_all(name, &recipe.build.cflags)?);
     // Reproducible across checkouts and machines: no build paths in the
     // output (__FILE__, debug info).
@@ -334,7 +337,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     let configure = match recipe.build.system.as_str() {
         "autoconf" => Some(
             Cmd::new(configure_path(&build_dir), &build_dir)
-                .arg(format!("--host={TARGET}"))
+                .arg(format!("--host={}", recipe.build.host.as_deref().unwrap_or(TARGET)))
                 .arg(format!("--build={}", build_triple()))
                 .arg(format!("--prefix={prefix}"))
                 .args(vars.subst_all(name, &recipe.build.configure)?)

@@ -103,6 +103,10 @@ pub struct Recipe {
     /// (e.g. byte-compiling a stdlib with the native interpreter).
     #[serde(default)]
     pub post: Vec<Post>,
+    /// Build-machine tools fetched for the build, by pinned sha256
+    /// (`{tool:NAME}` is their unpacked root).
+    #[serde(default)]
+    pub tools: Vec<Tool>,
     #[serde(default)]
     pub flavor: BTreeMap<String, Flavor>,
     /// Flavour used when none is given.
@@ -165,6 +169,10 @@ fn one() -> usize {
     1
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// Placeholders allowed in configure arguments, env values, post commands
 /// and output paths: `{src}` (source tree), `{build}` (cross build dir),
 /// `{native}` (native build dir), `{dest}` (install staging dir, the
@@ -179,6 +187,19 @@ pub struct Native {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub make_targets: Vec<String>,
+}
+
+/// A tool published as an npm package (fetched with `npm pack`, which
+/// knows the machine's registry), verified by the tarball's sha256.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    pub name: String,
+    /// `package@version`.
+    pub npm: String,
+    pub sha256: String,
+    /// Why this tool and version.
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -201,6 +222,14 @@ pub struct Build {
     /// configure by relative path, instead of in the source tree.
     #[serde(default)]
     pub out_of_tree: bool,
+    /// `--host` for configure (default `wasm32-wasip1`), for projects whose
+    /// configure knows the target by another name.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Add the toolchain's compile flags (Wasm-EH setjmp/longjmp). Off for
+    /// projects with their own setjmp (Ruby's Asyncify-based one).
+    #[serde(default = "yes")]
+    pub toolchain_cflags: bool,
     /// Extra make arguments (after targets), e.g. `CC={cc}` for plain makefiles.
     #[serde(default)]
     pub make_args: Vec<String>,
