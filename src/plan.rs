@@ -285,7 +285,11 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     }
     let name = recipe.name.as_str();
 
-    let mut cflags: Vec<String> = if recipe.build.toolchain_cflags { tc.cflags.clone() } else { Vec::new() };
+    let mut cflags: Vec<String> = if recipe.build.toolchain_cflags {
+        tc.cflags.clone()
+    } else {
+        Vec::new()
+    };
     cflags.extend(vars.subst_all(name, &recipe.build.cflags)?);
     // Reproducible across checkouts and machines: no build paths in the
     // output (__FILE__, debug info).

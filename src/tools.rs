@@ -37,7 +37,12 @@ pub fn ensure(layout: &Layout, t: &Tool, offline: bool) -> Result<PathBuf> {
         .with_context(|| format!("`npm pack {}` wrote no .tgz", t.npm))?;
     let actual = crate::fetch::sha256_file(&tgz)?;
     if actual != t.sha256 {
-        bail!("tool {} ({}): checksum mismatch: expected sha256 {}, got {actual} (nothing cached)", t.name, t.npm, t.sha256);
+        bail!(
+            "tool {} ({}): checksum mismatch: expected sha256 {}, got {actual} (nothing cached)",
+            t.name,
+            t.npm,
+            t.sha256
+        );
     }
     let parent = dir.parent().context("tool dir has a parent")?;
     crate::source::unpack(&tgz, parent, 0).or_else(|e| if parent.join("package").is_dir() { Ok(()) } else { Err(e) })?;
