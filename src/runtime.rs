@@ -329,7 +329,7 @@ impl Runtime {
                     outcome.trap = Some(if outcome.timed_out {
                         format!("timed out after {:.1}s", spec.timeout.unwrap_or_default().as_secs_f64())
                     } else {
-                        format!("{e:?}")
+                        format!("{e:#}")
                     });
                 }
             }
