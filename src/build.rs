@@ -151,6 +151,22 @@ impl Builder<'_> {
         Ok(BuildResult::Built)
     }
 
+    /// The unpacked, patched source tree alone (no build), for commands
+    /// that read upstream files next to a module restored from the build
+    /// cache (test suites, benchmark scripts).
+    pub fn ensure_source(&self, plan: &BuildPlan) -> Result<()> {
+        if plan.src_dir.is_dir() {
+            return Ok(());
+        }
+        let stage = self.progress.stage(format!("{}: source tree (fetch, unpack, patch)", plan.id));
+        let archive = Fetcher::new(self.layout, self.progress.clone(), self.offline)?.fetch(&plan.source)?;
+        crate::source::unpack(&archive, &plan.src_dir, plan.recipe.source.strip_components)?;
+        let patches: Vec<PathBuf> = plan.patches.iter().map(|p| p.path.clone()).collect();
+        crate::source::apply_patches(&plan.src_dir, &patches, &plan.log_dir)?;
+        stage.done("done");
+        Ok(())
+    }
+
     /// Unpacked + patched + shims + configured tree, reusing an existing one
     /// whose stamp matches.
     fn prepare_tree(&self, plan: &BuildPlan) -> Result<()> {

@@ -116,6 +116,20 @@ pub struct Recipe {
     pub run: Run,
     #[serde(default)]
     pub bench: Option<Bench>,
+    #[serde(default)]
+    pub conformance: Option<Conformance>,
+}
+
+/// `cargo xtask test`: which upstream suite runner and which paths.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conformance {
+    /// Runner kind (`phpt`).
+    pub runner: String,
+    /// The representative subset the README's test command runs.
+    pub default: Vec<String>,
+    /// Everything (`--full`).
+    pub full: Vec<String>,
 }
 
 /// `cargo xtask bench`: workloads run on the wasm build and on a native

@@ -97,12 +97,12 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
             offline: g.offline,
         }
         .build(&plan)?;
-        if !plan.src_dir.is_dir() {
-            bail!(
-                "{} is missing (restored from the build cache?); run `cargo xtask clean` and build again",
-                plan.src_dir.display()
-            );
+        kiln::build::Builder {
+            layout: &ctx.layout,
+            progress: &ctx.progress,
+            offline: g.offline,
         }
+        .ensure_source(&plan)?;
         let native_dir = plan.work_dir.join("native");
         let binary = match &b.native_configure {
             Some(cfg) => native_build(&ctx, &plan, &b, cfg)?,

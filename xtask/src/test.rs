@@ -40,15 +40,6 @@ pub struct TestArgs {
     pub flavor: Option<String>,
 }
 
-/// The default (CI) subset and the whole suite, per interpreter.
-fn default_paths(interp: &str, full: bool) -> anyhow::Result<Vec<PathBuf>> {
-    Ok(match (interp, full) {
-        ("php", false) => vec!["Zend/tests".into(), "tests/lang".into()],
-        ("php", true) => vec![".".into()],
-        (other, _) => bail!("no conformance suite wired up for {other} yet (known: php)"),
-    })
-}
-
 pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     let ctx = Ctx::new(g)?;
     let plan = crate::build::build_plan(&ctx, &a.interp, a.flavor.as_deref(), None, false)?;
@@ -57,18 +48,28 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
         progress: &ctx.progress,
         offline: g.offline,
     };
-    builder.build(&plan)?;
-    if !plan.src_dir.is_dir() {
+    let Some(suite) = plan.recipe.conformance.clone() else {
         bail!(
-            "{} has no source tree (built from the cache); run `cargo xtask clean` and build again",
-            plan.src_dir.display()
+            "recipe {} has no [conformance] section: no suite is wired up for it yet",
+            plan.recipe.name
+        )
+    };
+    if suite.runner != "phpt" {
+        bail!(
+            "recipe {}: conformance runner {:?} is not implemented (known: phpt)",
+            plan.recipe.name,
+            suite.runner
         );
     }
+    builder.build(&plan)?;
+    builder.ensure_source(&plan)?;
     let root = plan.src_dir.clone();
-    let paths = if a.paths.is_empty() {
-        default_paths(&plan.recipe.name, a.full)?
-    } else {
+    let paths: Vec<PathBuf> = if !a.paths.is_empty() {
         a.paths.clone()
+    } else if a.full {
+        suite.full.iter().map(PathBuf::from).collect()
+    } else {
+        suite.default.iter().map(PathBuf::from).collect()
     };
     let tests = kiln::conformance::discover(&root, &paths, "phpt", a.filter.as_deref())?;
     if tests.is_empty() {
