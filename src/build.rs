@@ -55,23 +55,7 @@ impl Builder<'_> {
         }
         // One build of a given id at a time (two `cargo xtask` processes, or
         // parallel tests); the second waits, then finds it current.
-        let lock_dir = self.layout.work.join("locks");
-        fs::create_dir_all(&lock_dir)?;
-        let lock_path = lock_dir.join(format!("{}.lock", plan.id));
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
-        if lock.try_lock().is_err() {
-            self.progress.println(format!(
-                "{}: waiting for another build of it to finish ({})",
-                plan.id,
-                lock_path.display()
-            ));
-            lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
-        }
+        let _lock = self.lock(plan)?;
         if Self::is_current(plan) {
             return Ok(BuildResult::UpToDate);
         }
@@ -151,10 +135,37 @@ impl Builder<'_> {
         Ok(BuildResult::Built)
     }
 
+    /// Exclusive per-id lock under `target/kiln/locks/`, held while the
+    /// returned file lives.
+    fn lock(&self, plan: &BuildPlan) -> Result<fs::File> {
+        let lock_dir = self.layout.work.join("locks");
+        fs::create_dir_all(&lock_dir)?;
+        let lock_path = lock_dir.join(format!("{}.lock", plan.id));
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        if lock.try_lock().is_err() {
+            self.progress.println(format!(
+                "{}: waiting for another build of it to finish ({})",
+                plan.id,
+                lock_path.display()
+            ));
+            lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+        }
+        Ok(lock)
+    }
+
     /// The unpacked, patched source tree alone (no build), for commands
     /// that read upstream files next to a module restored from the build
     /// cache (test suites, benchmark scripts).
     pub fn ensure_source(&self, plan: &BuildPlan) -> Result<()> {
+        if plan.src_dir.is_dir() {
+            return Ok(());
+        }
+        let _lock = self.lock(plan)?;
         if plan.src_dir.is_dir() {
             return Ok(());
         }
