@@ -84,6 +84,15 @@ impl Cmd {
         s
     }
 
+    /// Rendering with machine-specific paths replaced, for stamps.
+    pub fn display_without_paths(&self, paths: &[&Path]) -> String {
+        let mut s = self.display();
+        for p in paths {
+            s = s.replace(&p.display().to_string(), "@");
+        }
+        s
+    }
+
     fn command(&self) -> Command {
         let mut c = Command::new(&self.program);
         c.args(&self.args).current_dir(&self.cwd).stdin(Stdio::null());

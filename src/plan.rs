@@ -196,14 +196,6 @@ impl Vars {
     }
 }
 
-fn id_of(recipe: &Recipe, flavor: &str) -> String {
-    if flavor == recipe.default_flavor {
-        format!("{}-{}", recipe.name, recipe.version)
-    } else {
-        format!("{}-{}-{flavor}", recipe.name, recipe.version)
-    }
-}
-
 pub fn plan(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOptions) -> Result<BuildPlan> {
     plan_inner(layout, recipe, tc, opts, &mut Vec::new())
 }
@@ -234,7 +226,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
 
     let (flavor, fl) = recipe.flavor(opts.flavor.as_deref())?;
     let flavor = flavor.to_string();
-    let id = id_of(recipe, &flavor);
+    let id = recipe.id(&flavor);
     let series = layout.patches().join(&recipe.name).join(&recipe.series);
     let mut patches = Vec::new();
     for p in crate::source::patch_series(&series)? {
@@ -550,17 +542,6 @@ impl BuildPlan {
         }
         let _ = writeln!(s, "  logs: {}", self.log_dir.display());
         let _ = writeln!(s, "  stamp: {}", self.out_stamp);
-        s
-    }
-}
-
-impl Cmd {
-    /// Rendering with machine-specific paths replaced, for stamps.
-    pub fn display_without_paths(&self, paths: &[&Path]) -> String {
-        let mut s = self.display();
-        for p in paths {
-            s = s.replace(&p.display().to_string(), "@");
-        }
         s
     }
 }

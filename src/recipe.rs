@@ -410,6 +410,16 @@ impl Recipe {
         Ok(())
     }
 
+    /// Build id: `php-8.4.16`, or `php-8.4.16-slim` for another flavour.
+    /// Names `target/kiln/{build,out,logs}/<id>/`.
+    pub fn id(&self, flavor: &str) -> String {
+        if flavor == self.default_flavor {
+            format!("{}-{}", self.name, self.version)
+        } else {
+            format!("{}-{}-{flavor}", self.name, self.version)
+        }
+    }
+
     pub fn release_prune(&self) -> Vec<String> {
         self.build.release_prune.clone()
     }
