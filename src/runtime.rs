@@ -97,6 +97,22 @@ pub struct RunSpec {
     pub memory_limit: Option<usize>,
 }
 
+impl RunSpec {
+    /// A recipe's `[run]`: argv0 and its fixed args, its environment, and
+    /// its output-tree directories mapped at their guest paths (`out` is
+    /// the build's output tree). Stdio defaults to null/capture.
+    pub fn for_recipe(run: &crate::recipe::Run, out: &Path) -> RunSpec {
+        let mut argv = vec![run.argv0.clone()];
+        argv.extend(run.args.iter().cloned());
+        RunSpec {
+            argv,
+            env: run.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            dirs: run.dirs.iter().map(|(host, guest)| (out.join(host), guest.clone())).collect(),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     /// Exit status: the guest's `proc_exit`, 0 if `_start` returned.

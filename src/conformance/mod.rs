@@ -4,7 +4,9 @@
 //! JSON, JUnit XML, HTML).
 
 pub mod phpt;
+pub mod regrtest;
 pub mod report;
+pub mod rubytest;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +16,74 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::progress::Progress;
+use crate::runtime::{RunSpec, Runtime, Stdio};
+
+/// What every suite runner gets: the runtime and the cached module, the
+/// source tree (suite files), the output tree (what the recipe's `[run]`
+/// maps into the guest) and the per-test limits.
+pub struct SuiteEnv<'a> {
+    pub runtime: &'a Runtime,
+    pub module: &'a wasmtime::Module,
+    /// The interpreter's source tree.
+    pub root: PathBuf,
+    /// The build's output tree (`bin/`, `lib/`).
+    pub out: PathBuf,
+    pub run: crate::recipe::Run,
+    /// Scratch space; runners make per-test directories inside.
+    pub tmp: PathBuf,
+    pub timeout: std::time::Duration,
+    pub memory_limit: usize,
+}
+
+impl SuiteEnv<'_> {
+    /// The recipe's `[run]` as a spec: argv0 and args, env, mapped dirs.
+    pub fn base_spec(&self) -> RunSpec {
+        RunSpec::for_recipe(&self.run, &self.out)
+    }
+}
+
+/// A suite runner: finds tests and runs one.
+pub trait Runner: Sync {
+    /// Tests under `paths` (relative to the source tree or anywhere on
+    /// disk), as (name in reports, path).
+    fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>>;
+    /// Tests that must not run beside others.
+    fn serial(&self, _path: &Path) -> bool {
+        false
+    }
+    fn run(&self, path: &Path) -> TestResult;
+}
+
+/// Runner kinds a recipe's `[conformance] runner` may name.
+pub const RUNNERS: &[&str] = &["phpt", "regrtest", "ruby-bootstraptest"];
+
+/// The runner a recipe names.
+pub fn runner<'a>(kind: &str, env: SuiteEnv<'a>) -> Result<Box<dyn Runner + 'a>> {
+    Ok(match kind {
+        "phpt" => Box::new(phpt::PhptEnv::new(env)?),
+        "regrtest" => Box::new(regrtest::Regrtest::new(env)?),
+        "ruby-bootstraptest" => Box::new(rubytest::RubyTest::new(env)?),
+        k => anyhow::bail!("conformance runner {k:?} is not implemented (known: {})", RUNNERS.join(", ")),
+    })
+}
+
+/// A per-test time limit that suits the runner's granularity.
+pub fn default_timeout(kind: &str) -> std::time::Duration {
+    std::time::Duration::from_secs(match kind {
+        // One regrtest module holds hundreds of test cases.
+        "regrtest" => 600,
+        _ => 60,
+    })
+}
+
+/// Run a spec with captured, merged output under the suite's limits.
+pub(crate) fn captured(env: &SuiteEnv<'_>, mut spec: RunSpec) -> Result<crate::runtime::Outcome> {
+    spec.stdout = Stdio::Bytes(vec![]);
+    spec.stderr = Stdio::Merged;
+    spec.timeout = Some(env.timeout);
+    spec.memory_limit = Some(env.memory_limit);
+    env.runtime.run(env.module, &spec)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]

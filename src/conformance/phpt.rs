@@ -257,6 +257,53 @@ pub struct PhptEnv<'a> {
     pub extensions: Vec<String>,
 }
 
+impl<'a> PhptEnv<'a> {
+    /// Probe the binary's extensions (`php -n -m`) for --EXTENSIONS--.
+    pub fn new(env: super::SuiteEnv<'a>) -> Result<PhptEnv<'a>> {
+        let m = super::captured(
+            &env,
+            RunSpec {
+                argv: vec!["php".into(), "-n".into(), "-m".into()],
+                ..Default::default()
+            },
+        )?;
+        if m.status != 0 {
+            bail!("php -n -m exited {}: {}", m.status, String::from_utf8_lossy(&m.stdout));
+        }
+        let extensions = String::from_utf8_lossy(&m.stdout)
+            .lines()
+            .filter(|l| !l.starts_with('[') && !l.is_empty())
+            .map(|l| l.trim().to_lowercase())
+            .collect();
+        Ok(PhptEnv {
+            runtime: env.runtime,
+            module: env.module,
+            root: env.root,
+            tmp: env.tmp,
+            timeout: env.timeout,
+            memory_limit: env.memory_limit,
+            extensions,
+        })
+    }
+}
+
+impl super::Runner for PhptEnv<'_> {
+    fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
+        super::discover(&self.root, paths, "phpt", filter)
+    }
+
+    /// run-tests.php runs tests with --CONFLICTS-- (or in a directory
+    /// with a CONFLICTS file) alone.
+    fn serial(&self, p: &Path) -> bool {
+        p.parent().is_some_and(|d| d.join("CONFLICTS").is_file())
+            || fs::read_to_string(p).map(|t| t.contains("\n--CONFLICTS--")).unwrap_or(false)
+    }
+
+    fn run(&self, path: &Path) -> TestResult {
+        run(self, path)
+    }
+}
+
 impl PhptEnv<'_> {
     /// `test_dir` is mapped at its own path too: tests may live anywhere on
     /// disk (the longest matching preopen wins in the guest).

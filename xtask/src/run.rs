@@ -47,14 +47,12 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         .build(&plan)?;
     }
     let mut spec = RunSpec {
-        argv: vec![recipe.run.argv0.clone()],
         stdin: Stdio::Inherit,
         stdout: Stdio::Inherit,
         stderr: Stdio::Inherit,
         timeout: a.timeout.map(std::time::Duration::from_secs_f64),
-        ..Default::default()
+        ..RunSpec::for_recipe(&recipe.run, &out)
     };
-    spec.argv.extend(recipe.run.args.iter().cloned());
     spec.argv.extend(a.args.iter().cloned());
     let mut env: std::collections::BTreeMap<String, String> = recipe.run.env.clone();
     for kv in &a.envs {
@@ -62,9 +60,6 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         env.insert(k.to_string(), v.to_string());
     }
     spec.env = env.into_iter().collect();
-    for (host, guest) in &recipe.run.dirs {
-        spec.dirs.push((out.join(host), guest.clone()));
-    }
     spec.dirs.push((std::env::current_dir()?, ".".into()));
     for d in &a.dirs {
         let (host, guest) = match d.split_once("::") {

@@ -5,14 +5,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use kiln::conformance::report::Report;
-use kiln::conformance::{phpt, Baseline, Outcome};
-use kiln::runtime::{EngineOptions, RunSpec, Runtime, Stdio};
+use kiln::conformance::{Baseline, Outcome, SuiteEnv};
+use kiln::runtime::{EngineOptions, Runtime};
 
 use crate::{Ctx, Global};
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// Interpreter (php).
+    /// Interpreter (php, python, ruby).
     pub interp: String,
     /// Test files or directories, inside the interpreter's source tree
     /// (relative paths resolve there first) or anywhere on disk. Default:
@@ -24,9 +24,10 @@ pub struct TestArgs {
     /// Only tests whose path or file name matches this glob.
     #[arg(long)]
     pub filter: Option<String>,
-    /// Per-test time limit, seconds.
-    #[arg(long, default_value_t = 60.0)]
-    pub timeout: f64,
+    /// Per-test time limit, seconds (default: 60; 600 for a regrtest
+    /// module, which holds hundreds of cases).
+    #[arg(long)]
+    pub timeout: Option<f64>,
     /// Per-test linear-memory cap, MiB.
     #[arg(long, default_value_t = 1024)]
     pub memory_mib: usize,
@@ -54,16 +55,16 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
             plan.recipe.name
         )
     };
-    if suite.runner != "phpt" {
+    if !kiln::conformance::RUNNERS.contains(&suite.runner.as_str()) {
         bail!(
-            "recipe {}: conformance runner {:?} is not implemented (known: phpt)",
+            "recipe {}: conformance runner {:?} is not implemented (known: {})",
             plan.recipe.name,
-            suite.runner
+            suite.runner,
+            kiln::conformance::RUNNERS.join(", ")
         );
     }
     builder.build(&plan)?;
     builder.ensure_source(&plan)?;
-    let root = plan.src_dir.clone();
     let paths: Vec<PathBuf> = if !a.paths.is_empty() {
         a.paths.clone()
     } else if a.full {
@@ -71,10 +72,6 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         suite.default.iter().map(PathBuf::from).collect()
     };
-    let tests = kiln::conformance::discover(&root, &paths, "phpt", a.filter.as_deref())?;
-    if tests.is_empty() {
-        bail!("no .phpt files under {:?}", paths);
-    }
     let jobs = a.jobs.unwrap_or_else(kiln::plan::default_jobs);
     let rt = Runtime::new(
         &ctx.layout.module_cache(),
@@ -85,38 +82,27 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     )?;
     let module = rt.load(&plan.module())?;
     let tmp = tempfile::tempdir()?;
-    // Which extensions the binary has (for --EXTENSIONS--).
-    let m = rt.run(
-        &module,
-        &RunSpec {
-            argv: vec!["php".into(), "-n".into(), "-m".into()],
-            stdout: Stdio::Bytes(vec![]),
-            stderr: Stdio::Bytes(vec![]),
-            stdin: Stdio::Null,
-            ..Default::default()
-        },
-    )?;
-    let extensions: Vec<String> = String::from_utf8_lossy(&m.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('[') && !l.is_empty())
-        .map(|l| l.trim().to_lowercase())
-        .collect();
-    let env = phpt::PhptEnv {
+    let env = SuiteEnv {
         runtime: &rt,
         module: &module,
-        root: root.clone(),
+        root: plan.src_dir.clone(),
+        out: plan.out_dir.clone(),
+        run: plan.recipe.run.clone(),
         tmp: tmp.path().to_path_buf(),
-        timeout: Duration::from_secs_f64(a.timeout),
+        timeout: a
+            .timeout
+            .map(Duration::from_secs_f64)
+            .unwrap_or_else(|| kiln::conformance::default_timeout(&suite.runner)),
         memory_limit: a.memory_mib << 20,
-        extensions,
     };
+    let runner = kiln::conformance::runner(&suite.runner, env)?;
+    let tests = runner.discover(&paths, a.filter.as_deref())?;
+    if tests.is_empty() {
+        bail!("no tests under {:?} (runner {})", paths, suite.runner);
+    }
     eprintln!("running {} tests with {jobs} jobs", tests.len());
     let start = Instant::now();
-    let serial = |p: &std::path::Path| {
-        p.parent().is_some_and(|d| d.join("CONFLICTS").is_file())
-            || std::fs::read_to_string(p).map(|t| t.contains("\n--CONFLICTS--")).unwrap_or(false)
-    };
-    let mut results = kiln::conformance::run_parallel(&tests, &serial, jobs, &ctx.progress, |p| phpt::run(&env, p));
+    let mut results = kiln::conformance::run_parallel(&tests, &|p| runner.serial(p), jobs, &ctx.progress, |p| runner.run(p));
     let wall = start.elapsed().as_secs_f64();
     let baseline_path = ctx
         .layout
@@ -127,7 +113,7 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     let baseline = Baseline::load(&baseline_path)?;
     let now_pass = baseline.apply(&mut results)?;
     let report = Report::new(
-        &format!("{}-phpt", plan.recipe.name),
+        &format!("{}-{}", plan.recipe.name, suite.runner),
         &plan.id,
         jobs,
         wall,

@@ -1,0 +1,271 @@
+//! CPython's regrtest, one test module per fresh instance of the cached
+//! module: `python -m test -u all,-cpu --tempdir /tmp --junit-xml … MODULE`
+//! (the resource set of regrtest's `--fast-ci`, without its randomising
+//! and rerun options, which only make sense for a whole run). The module's
+//! verdict comes from regrtest's exit status; the per-testcase figures from
+//! the JUnit file regrtest writes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+
+use super::{Outcome, Runner, SuiteEnv, TestResult};
+use crate::runtime::{RunSpec, Stdio};
+
+/// regrtest's exit statuses (Lib/test/libregrtest/utils.py).
+const EXITCODE_BAD_TEST: i32 = 2;
+const EXITCODE_ENV_CHANGED: i32 = 3;
+const EXITCODE_NO_TESTS_RAN: i32 = 4;
+
+/// Resources the tests may use (regrtest `-u`): `--fast-ci`'s set.
+pub const RESOURCES: &str = "all,-cpu";
+
+pub struct Regrtest<'a> {
+    pub env: SuiteEnv<'a>,
+    /// `Lib/test` in the source tree: where modules are discovered.
+    pub test_dir: PathBuf,
+}
+
+impl<'a> Regrtest<'a> {
+    pub fn new(env: SuiteEnv<'a>) -> Result<Regrtest<'a>> {
+        let test_dir = env.root.join("Lib").join("test");
+        if !test_dir.is_dir() {
+            bail!("{} is not a CPython source tree (no Lib/test)", env.root.display());
+        }
+        Ok(Regrtest { env, test_dir })
+    }
+}
+
+/// A test module's name from its path: `…/Lib/test/test_os.py` → `test_os`,
+/// `…/Lib/test/test_json/` → `test_json`.
+pub fn module_name(path: &Path) -> Option<String> {
+    let stem = if path.is_dir() {
+        path.file_name()?.to_str()?.to_string()
+    } else {
+        path.file_stem()?.to_str()?.to_string()
+    };
+    stem.starts_with("test_").then_some(stem)
+}
+
+/// Test modules under `dir`: `test_*.py` files and `test_*` packages.
+fn modules_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !name.starts_with("test_") {
+            continue;
+        }
+        if (p.is_file() && name.ends_with(".py")) || (p.is_dir() && p.join("__init__.py").is_file()) {
+            v.push(p);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// Counts from regrtest's JUnit XML.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: usize,
+    pub failures: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+pub fn parse_junit(xml: &str) -> Result<Counts> {
+    let doc = roxmltree::Document::parse(xml)?;
+    let mut c = Counts::default();
+    for tc in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
+        c.tests += 1;
+        if tc.children().any(|n| n.has_tag_name("failure")) {
+            c.failures += 1;
+        } else if tc.children().any(|n| n.has_tag_name("error")) {
+            c.errors += 1;
+        } else if tc.children().any(|n| n.has_tag_name("skipped")) {
+            c.skipped += 1;
+        }
+    }
+    Ok(c)
+}
+
+/// The verdict for one module from regrtest's exit status and output.
+pub fn judge(status: i32, output: &str) -> (Outcome, String) {
+    let reason = output
+        .lines()
+        .find_map(|l| l.split_once(" skipped -- ").map(|(_, r)| r.trim().to_string()))
+        .or_else(|| {
+            output
+                .lines()
+                .find(|l| l.contains("Resource denied") || l.contains("resource denied"))
+                .map(|l| l.trim().to_string())
+        });
+    match status {
+        // A package whose submodules all skip still "succeeds".
+        0 if output.lines().any(|l| l.trim() == "Total tests: run=0") => {
+            (Outcome::Skip, reason.unwrap_or_else(|| "every test file skipped".into()))
+        }
+        0 => (Outcome::Pass, String::new()),
+        EXITCODE_NO_TESTS_RAN => (Outcome::Skip, reason.unwrap_or_else(|| "no tests ran".into())),
+        EXITCODE_ENV_CHANGED => (Outcome::Pass, "environment changed".into()),
+        EXITCODE_BAD_TEST => {
+            let first = output
+                .lines()
+                .find(|l| l.starts_with("FAIL: ") || l.starts_with("ERROR: ") || l.contains("failed (") || l.contains(" crashed"))
+                .unwrap_or("tests failed")
+                .trim()
+                .to_string();
+            (Outcome::Fail, first)
+        }
+        s => (Outcome::Fail, format!("exit status {s}")),
+    }
+}
+
+impl Runner for Regrtest<'_> {
+    fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
+        let glob = filter.map(|f| globset::Glob::new(f).map(|g| g.compile_matcher())).transpose()?;
+        let mut out = Vec::new();
+        for p in paths {
+            let abs = [self.env.root.join(p), self.test_dir.join(p), std::env::current_dir()?.join(p)]
+                .into_iter()
+                .find(|a| a.exists())
+                .or_else(|| {
+                    // A bare module name: test_os → Lib/test/test_os.py
+                    let py = self.test_dir.join(format!("{}.py", p.display()));
+                    py.exists().then_some(py)
+                });
+            let Some(abs) = abs else {
+                bail!(
+                    "{}: no such test module or directory (looked in {}, {} and the current directory)",
+                    p.display(),
+                    self.env.root.display(),
+                    self.test_dir.display()
+                );
+            };
+            let modules = match module_name(&abs) {
+                Some(_) => vec![abs.clone()],
+                None if abs.is_dir() => modules_in(&abs)?,
+                None => bail!("{}: not a regrtest module (test_*.py or a test_* package)", abs.display()),
+            };
+            for m in modules {
+                let name = module_name(&m).expect("filtered above");
+                if abs.parent() != Some(self.test_dir.as_path()) && m.parent() != Some(self.test_dir.as_path()) {
+                    bail!("{}: regrtest runs modules of {} only", m.display(), self.test_dir.display());
+                }
+                if glob.as_ref().is_none_or(|g| g.is_match(&name)) {
+                    out.push((format!("Lib/test/{name}"), m));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn run(&self, path: &Path) -> TestResult {
+        let start = Instant::now();
+        let mut r = TestResult::new(path);
+        let Some(module) = module_name(path) else {
+            r.detail = "not a test module".into();
+            return r;
+        };
+        r.title = module.clone();
+        let tmp = match tempfile::Builder::new().prefix(&format!("{module}-")).tempdir_in(&self.env.tmp) {
+            Ok(t) => t,
+            Err(e) => {
+                r.detail = format!("creating a temp dir in {}: {e}", self.env.tmp.display());
+                return r;
+            }
+        };
+        let mut spec: RunSpec = self.env.base_spec();
+        spec.argv.extend(
+            [
+                "-m",
+                "test",
+                "-u",
+                RESOURCES,
+                "--tempdir",
+                "/tmp",
+                "--junit-xml",
+                "/tmp/junit.xml",
+                "--timeout",
+                "0",
+                &module,
+            ]
+            .map(String::from),
+        );
+        spec.env.push(("TMPDIR".into(), "/tmp".into()));
+        // The per-module directory is the guest's `/` (so `os.makedirs`
+        // can walk up from /tmp), with /tmp inside it; the recipe's
+        // longer preopens (/usr/local/lib) still win for their paths.
+        if let Err(e) = fs::create_dir(tmp.path().join("tmp")) {
+            r.detail = format!("creating {}/tmp: {e}", tmp.path().display());
+            return r;
+        }
+        spec.dirs.push((tmp.path().to_path_buf(), "/".into()));
+        spec.stdout = Stdio::Bytes(vec![]);
+        spec.stderr = Stdio::Merged;
+        spec.stdin = Stdio::Null;
+        spec.timeout = Some(self.env.timeout);
+        spec.memory_limit = Some(self.env.memory_limit);
+        match self.env.runtime.run(self.env.module, &spec) {
+            Err(e) => {
+                r.outcome = Outcome::Broken;
+                r.detail = format!("{e:#}");
+            }
+            Ok(o) => {
+                let output = String::from_utf8_lossy(&o.stdout).into_owned();
+                if o.timed_out {
+                    r.outcome = Outcome::Timeout;
+                    r.detail = format!("stopped after {:?}", self.env.timeout);
+                } else if let Some(t) = &o.trap {
+                    r.outcome = Outcome::Fail;
+                    r.detail = format!("trap: {t}");
+                } else if o.hit_memory_limit && o.status != 0 {
+                    r.outcome = Outcome::Fail;
+                    r.detail = format!("memory cap of {} MiB reached", self.env.memory_limit >> 20);
+                } else {
+                    let (outcome, detail) = judge(o.status, &output);
+                    r.outcome = outcome;
+                    r.detail = detail;
+                }
+                if let Ok(xml) = fs::read_to_string(tmp.path().join("tmp").join("junit.xml")) {
+                    if let Ok(c) = parse_junit(&xml) {
+                        let counts = format!(
+                            "{} testcases: {} failed, {} errors, {} skipped",
+                            c.tests, c.failures, c.errors, c.skipped
+                        );
+                        r.detail = if r.detail.is_empty() {
+                            counts
+                        } else {
+                            format!("{}; {counts}", r.detail)
+                        };
+                    }
+                }
+                if r.outcome.is_failure() {
+                    r.output = tail(&output, 8000);
+                }
+            }
+        }
+        r.seconds = start.elapsed().as_secs_f64();
+        r
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_string();
+    }
+    let mut i = s.len() - n;
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    format!("…{}", &s[i..])
+}
+
+/// Default per-module limit: regrtest modules run much longer than a phpt.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);

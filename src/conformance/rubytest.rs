@@ -1,0 +1,309 @@
+//! Ruby's own first-line suites: `bootstraptest/` and `basictest/`.
+//!
+//! bootstraptest/runner.rb writes each assertion's snippet to a file and
+//! runs it in a fresh `ruby -W0 --disable-gems` process. kiln does the
+//! same with a fresh instance per assertion: a small Ruby script
+//! (`bootstraptest_collect.rb`, run inside the wasm ruby) lists a file's
+//! assertions, then each snippet runs alone and is judged as runner.rb
+//! judges it. `basictest/test.rb` runs as one script.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use super::{Outcome, Runner, SuiteEnv, TestResult};
+use crate::runtime::Stdio;
+
+const COLLECT_RB: &str = include_str!("bootstraptest_collect.rb");
+
+/// One assertion as the collector reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Assertion {
+    pub kind: String,
+    pub line: u32,
+    pub n: u32,
+    pub src: String,
+    #[serde(default)]
+    pub expected: Option<String>,
+    #[serde(default)]
+    pub opt: Option<String>,
+    #[serde(default)]
+    pub frozen: bool,
+    #[serde(default)]
+    pub regexp: Option<Regexp>,
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    #[serde(default)]
+    pub ignore_signals: Vec<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Regexp {
+    pub pattern: String,
+    pub icase: bool,
+    pub multiline: bool,
+    pub extended: bool,
+}
+
+impl Regexp {
+    /// Ruby's `^`/`$` always match at line boundaries; Ruby's /m is
+    /// PCRE's dotall.
+    pub fn is_match(&self, s: &str) -> Result<bool> {
+        let re = pcre2::bytes::RegexBuilder::new()
+            .multi_line(true)
+            .caseless(self.icase)
+            .dotall(self.multiline)
+            .extended(self.extended)
+            .build(&self.pattern)
+            .with_context(|| format!("regexp /{}/ is not usable here", self.pattern))?;
+        Ok(re.is_match(s.as_bytes())?)
+    }
+}
+
+/// The snippet file runner.rb's `make_srcfile` writes.
+pub fn snippet_file(a: &Assertion) -> String {
+    format!(
+        "{}\nclass BT_Skip < Exception; end; def skip(msg) = raise(BT_Skip, msg.to_s)\nprint(begin; {}; rescue BT_Skip; $!.message; end)\n",
+        if a.frozen { "#frozen_string_literal:true" } else { "" },
+        a.src
+    )
+}
+
+/// A test file outside the source tree: map its directory at its own path.
+fn map_outside(spec: &mut crate::runtime::RunSpec, root: &Path, file: &Path) {
+    if let Some(dir) = file.parent().filter(|_| !file.starts_with(root)) {
+        spec.dirs.push((dir.to_path_buf(), dir.display().to_string()));
+    }
+}
+
+pub struct RubyTest<'a> {
+    env: SuiteEnv<'a>,
+    /// Assertions found by `discover`, by their (virtual) path.
+    assertions: Mutex<HashMap<PathBuf, Assertion>>,
+}
+
+impl<'a> RubyTest<'a> {
+    pub fn new(env: SuiteEnv<'a>) -> Result<RubyTest<'a>> {
+        if !env.root.join("bootstraptest").is_dir() {
+            bail!("{} is not a Ruby source tree (no bootstraptest/)", env.root.display());
+        }
+        Ok(RubyTest {
+            env,
+            assertions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn spec(&self, work: &Path, args: &[String]) -> crate::runtime::RunSpec {
+        let mut spec = self.env.base_spec();
+        spec.argv.push("--disable-gems".into());
+        spec.argv.extend(args.iter().cloned());
+        spec.dirs.push((self.env.root.clone(), self.env.root.display().to_string()));
+        spec.dirs.push((work.to_path_buf(), "/tmp".into()));
+        spec.dirs.push((work.to_path_buf(), ".".into()));
+        spec.env.push(("TMPDIR".into(), "/tmp".into()));
+        spec.stdin = Stdio::Null;
+        spec.stdout = Stdio::Bytes(vec![]);
+        spec.stderr = Stdio::Bytes(vec![]);
+        spec.timeout = Some(self.env.timeout);
+        spec.memory_limit = Some(self.env.memory_limit);
+        spec
+    }
+
+    /// Run the collector on one bootstraptest file.
+    pub fn collect(&self, file: &Path) -> Result<Vec<Assertion>> {
+        let work = tempfile::tempdir_in(&self.env.tmp)?;
+        fs::write(work.path().join("kiln_collect.rb"), COLLECT_RB)?;
+        let mut spec = self.spec(work.path(), &["/tmp/kiln_collect.rb".into(), file.display().to_string()]);
+        map_outside(&mut spec, &self.env.root, file);
+        let o = self.env.runtime.run(self.env.module, &spec)?;
+        if o.status != 0 || o.trap.is_some() {
+            bail!(
+                "listing the assertions of {} failed (status {}{}): {}",
+                file.display(),
+                o.status,
+                o.trap.map(|t| format!(", {t}")).unwrap_or_default(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+        }
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).with_context(|| format!("collector output for {}: {l}", file.display())))
+            .collect()
+    }
+
+    fn run_basictest(&self, path: &Path, r: &mut TestResult) -> Result<()> {
+        let work = tempfile::tempdir_in(&self.env.tmp)?;
+        let mut spec = self.spec(work.path(), &[path.display().to_string()]);
+        map_outside(&mut spec, &self.env.root, path);
+        spec.stderr = Stdio::Merged;
+        let o = self.env.runtime.run(self.env.module, &spec)?;
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let not_ok: Vec<&str> = out.lines().filter(|l| l.starts_with("not ok")).collect();
+        (r.outcome, r.detail) = if o.timed_out {
+            (Outcome::Timeout, format!("stopped after {:?}", self.env.timeout))
+        } else if let Some(t) = &o.trap {
+            (Outcome::Fail, format!("trap: {t}"))
+        } else if o.status == 0 && not_ok.is_empty() && out.contains("end of test") {
+            (Outcome::Pass, out.lines().last().unwrap_or_default().to_string())
+        } else {
+            (Outcome::Fail, format!("status {}; {}", o.status, not_ok.join("; ")))
+        };
+        if r.outcome.is_failure() {
+            r.output = out;
+        }
+        Ok(())
+    }
+
+    fn run_assertion(&self, a: &Assertion, r: &mut TestResult) -> Result<()> {
+        r.title = a.kind.clone();
+        match a.kind.as_str() {
+            "show_limit" => {
+                r.outcome = Outcome::Skip;
+                r.detail = "show_limit: informational, not an assertion".into();
+                return Ok(());
+            }
+            "flunk" => {
+                r.outcome = Outcome::Fail;
+                r.detail = a.message.clone().unwrap_or_default();
+                return Ok(());
+            }
+            _ => {}
+        }
+        let work = tempfile::tempdir_in(&self.env.tmp)?;
+        fs::write(work.path().join("bootstraptest.rb"), snippet_file(a))?;
+        let mut args = vec!["-W0".to_string()];
+        if a.kind == "valid_syntax" {
+            args.push("-c".into());
+        }
+        args.extend(a.opt.iter().flat_map(|o| o.split_whitespace().map(String::from)));
+        args.push("bootstraptest.rb".into());
+        let mut spec = self.spec(work.path(), &args);
+        if let (Some(t), "finish" | "normal_exit") = (a.timeout, a.kind.as_str()) {
+            spec.timeout = Some(self.env.timeout.min(std::time::Duration::from_secs_f64(t.max(0.1))));
+        }
+        let o = self.env.runtime.run(self.env.module, &spec)?;
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        let fail = |d: String| (Outcome::Fail, d);
+        (r.outcome, r.detail) = if o.timed_out {
+            (Outcome::Timeout, format!("not finished in {:?}", spec.timeout.unwrap_or_default()))
+        } else if let Some(t) = o.trap.as_ref().filter(|_| a.ignore_signals.is_empty()) {
+            // A trap is what a signal is to runner.rb: always a failure.
+            fail(format!("trap: {t}"))
+        } else {
+            match a.kind.as_str() {
+                "equal" => {
+                    let want = a.expected.clone().unwrap_or_default();
+                    if out == want {
+                        (Outcome::Pass, String::new())
+                    } else {
+                        fail(format!("{out:?} (expected {want:?})"))
+                    }
+                }
+                "match" | "not_match" => {
+                    let re = a.regexp.as_ref().context("match assertion without a regexp")?;
+                    let m = re.is_match(&out)?;
+                    if m == (a.kind == "match") {
+                        (Outcome::Pass, String::new())
+                    } else {
+                        fail(format!("/{}/ {} {out:?}", re.pattern, if m { "matched" } else { "did not match" }))
+                    }
+                }
+                "valid_syntax" if out.contains("Syntax OK") => (Outcome::Pass, String::new()),
+                "valid_syntax" => fail(format!("not Syntax OK: {out:?}")),
+                "normal_exit" | "finish" => (Outcome::Pass, format!("exit status {}", o.status)),
+                k => (Outcome::Broken, format!("unknown assertion kind {k:?}")),
+            }
+        };
+        if r.outcome.is_failure() {
+            r.output = format!("--- snippet\n{}\n--- stdout\n{out}\n--- stderr\n{err}", a.src.trim());
+        }
+        Ok(())
+    }
+}
+
+impl Runner for RubyTest<'_> {
+    fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
+        let glob = filter.map(|f| globset::Glob::new(f).map(|g| g.compile_matcher())).transpose()?;
+        let mut files = Vec::new();
+        for p in paths {
+            let abs = [self.env.root.join(p), std::env::current_dir()?.join(p)]
+                .into_iter()
+                .find(|a| a.exists())
+                .with_context(|| {
+                    format!(
+                        "{} does not exist (looked in {} and the current directory)",
+                        p.display(),
+                        self.env.root.display()
+                    )
+                })?;
+            if abs.is_dir() {
+                for e in fs::read_dir(&abs)? {
+                    let f = e?.path();
+                    let n = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    if (n.starts_with("test_") && n.ends_with(".rb")) || (n == "test.rb" && abs.ends_with("basictest")) {
+                        files.push(f);
+                    }
+                }
+            } else {
+                files.push(abs);
+            }
+        }
+        files.sort();
+        files.dedup();
+        let mut out = Vec::new();
+        let mut map = self.assertions.lock().expect("no poisoned lock");
+        for f in files {
+            let name = f.strip_prefix(&self.env.root).unwrap_or(&f).display().to_string();
+            if f.ends_with("basictest/test.rb") {
+                if glob.as_ref().is_none_or(|g| g.is_match(&name)) {
+                    out.push((name, f));
+                }
+                continue;
+            }
+            if glob
+                .as_ref()
+                .is_some_and(|g| !g.is_match(&name) && !g.is_match(f.file_name().unwrap_or_default()))
+            {
+                continue;
+            }
+            for a in self.collect(&f)? {
+                let mut test = format!("{name}:{}", a.line);
+                if a.n > 1 {
+                    test.push_str(&format!("#{}", a.n));
+                }
+                let vpath = PathBuf::from(format!("{}:{}:{}", f.display(), a.line, a.n));
+                map.insert(vpath.clone(), a);
+                out.push((test, vpath));
+            }
+        }
+        Ok(out)
+    }
+
+    fn run(&self, path: &Path) -> TestResult {
+        let start = Instant::now();
+        let mut r = TestResult::new(path);
+        let a = self.assertions.lock().expect("no poisoned lock").get(path).cloned();
+        let res = match a {
+            Some(a) => self.run_assertion(&a, &mut r),
+            None if path.ends_with("basictest/test.rb") => {
+                r.title = "basictest".into();
+                self.run_basictest(path, &mut r)
+            }
+            None => Err(anyhow::anyhow!("no assertion recorded for {}", path.display())),
+        };
+        if let Err(e) = res {
+            r.outcome = Outcome::Broken;
+            r.detail = format!("{e:#}");
+        }
+        r.seconds = start.elapsed().as_secs_f64();
+        r
+    }
+}
