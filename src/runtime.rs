@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
+use sha2::{Digest, Sha256};
 pub use wasmtime::Module;
 use wasmtime::{Config, Engine, Linker, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -267,6 +268,45 @@ impl Runtime {
         })
     }
 
+    /// A guest sees the parents of its mapped directories, as in a
+    /// container: with `/usr/local/lib` mapped and nothing at `/`, `/usr`
+    /// would not exist, and a realpath() walking up from the root fails
+    /// (CRuby's does, at start-up). So unless the spec maps `/` itself, a
+    /// read-only skeleton holding just those parent directories is mapped
+    /// there; the longer, real preopens still win for their paths. The
+    /// skeleton is cached by its shape.
+    fn skeleton_root(&self, spec: &RunSpec) -> Result<Option<PathBuf>> {
+        if spec.dirs.iter().any(|(_, g)| g == "/") {
+            return Ok(None);
+        }
+        let mut parents: Vec<String> = spec
+            .dirs
+            .iter()
+            .filter_map(|(_, g)| g.strip_prefix('/'))
+            .filter_map(|g| Path::new(g).parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.display().to_string())
+            .collect();
+        parents.sort();
+        parents.dedup();
+        if parents.is_empty() {
+            return Ok(None);
+        }
+        let key = hex::encode(&Sha256::digest(parents.join("\n").as_bytes())[..8]);
+        let root = self.cache_dir.join("roots").join(key);
+        if !root.is_dir() {
+            let tmp = self.cache_dir.join("roots").join(format!(".tmp-{}", std::process::id()));
+            for p in &parents {
+                std::fs::create_dir_all(tmp.join(p)).with_context(|| format!("creating {}", tmp.join(p).display()))?;
+            }
+            // Another process may have made it meanwhile: either is fine.
+            if std::fs::rename(&tmp, &root).is_err() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            }
+        }
+        Ok(Some(root))
+    }
+
     fn run_here(&self, module: &Module, spec: &RunSpec) -> Result<Outcome> {
         let start = Instant::now();
         let mut b = WasiCtxBuilder::new();
@@ -278,6 +318,11 @@ impl Runtime {
             b.preopened_dir(host, guest, FsPerms::ReadWrite)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("preopening {} as {guest}", host.display()))?;
+        }
+        if let Some(root) = self.skeleton_root(spec)? {
+            b.preopened_dir(&root, "/", FsPerms::ReadOnly)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("preopening {} as /", root.display()))?;
         }
         match &spec.stdin {
             Stdio::Inherit => {

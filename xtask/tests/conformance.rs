@@ -75,3 +75,36 @@ fn loops_and_memory_hogs_are_stopped_and_reported() {
     assert!(!t.contains("FAIL") || !t.contains("fine.phpt"), "{t}");
     assert!(start.elapsed().as_secs() < 120);
 }
+
+#[test]
+#[ignore = "slow tier: builds CPython and runs the recipe's regrtest subset"]
+fn python_default_subset_passes_against_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let out = xtask(&["test", "python", "--report", r.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("python-regrtest.json")).unwrap()).unwrap();
+    let tests = json["tests"].as_array().unwrap();
+    assert!(tests.len() >= 40, "{} modules", tests.len());
+    // Per-module case counts come from regrtest's JUnit file.
+    let json_mod = tests.iter().find(|t| t["name"] == "Lib/test/test_json").unwrap();
+    assert_eq!(json_mod["outcome"], "pass");
+    assert!(json_mod["detail"].as_str().unwrap().contains("testcases"), "{json_mod}");
+}
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn a_failing_regrtest_module_fails_the_run() {
+    // A module anywhere on disk runs with regrtest's --testdir.
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("test_kiln_wrong.py");
+    std::fs::write(
+        &f,
+        "import unittest\nclass T(unittest.TestCase):\n    def test_wrong(self):\n        self.assertEqual(1 + 1, 3)\n    def test_ok(self):\n        pass\n",
+    )
+    .unwrap();
+    let out = xtask(&["test", "python", f.to_str().unwrap()]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(t.contains("test_kiln_wrong") && t.contains("2 testcases: 1 failed"), "{t}");
+}
