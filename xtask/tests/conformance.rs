@@ -108,3 +108,35 @@ fn a_failing_regrtest_module_fails_the_run() {
     assert!(!out.status.success(), "{t}");
     assert!(t.contains("test_kiln_wrong") && t.contains("2 testcases: 1 failed"), "{t}");
 }
+
+#[test]
+#[ignore = "slow tier: builds Ruby and runs bootstraptest + basictest"]
+fn ruby_default_subset_passes_against_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let out = xtask(&["test", "ruby", "--report", r.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("ruby-ruby-bootstraptest.json")).unwrap()).unwrap();
+    let tests = json["tests"].as_array().unwrap();
+    assert!(tests.len() > 1000, "{} assertions", tests.len());
+    let basic = tests.iter().find(|t| t["name"] == "basictest/test.rb").unwrap();
+    assert_eq!(basic["outcome"], "pass", "{basic}");
+}
+
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn a_wrong_ruby_assertion_fails_the_run() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("test_kiln.rb"),
+        "assert_equal '2', %q{1 + 1}\nassert_equal '3', %q{1 + 1}\nassert_match(/\\Ah.llo\\z/, %q{'hello'})\nassert_normal_exit %q{exit 3}\n",
+    )
+    .unwrap();
+    let out = xtask(&["test", "ruby", d.path().to_str().unwrap()]);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("test_kiln.rb:2") && !t.contains("test_kiln.rb:1 ") && t.contains("1 unexpected failures"),
+        "{t}"
+    );
+}
