@@ -162,3 +162,81 @@ pub fn table(rows: &[Row]) -> String {
     }
     s
 }
+
+/// `{src}`, `{repo}` and `{native}` in a `[bench]` value.
+pub fn subst(s: &str, src: &Path, repo: &Path, native: &Path) -> String {
+    s.replace("{src}", &src.display().to_string())
+        .replace("{repo}", &repo.display().to_string())
+        .replace("{native}", &native.display().to_string())
+}
+
+/// The native interpreter of the same tarball that `bench` (and `test
+/// --native`) compare against: the recipe's `[native]` build's binary, or,
+/// with `native_configure`, a native build made for this purpose in its own
+/// copy of the source (stamped; rebuilt only when its inputs change).
+pub fn native_binary(
+    layout: &crate::layout::Layout,
+    progress: &crate::progress::Progress,
+    offline: bool,
+    plan: &crate::plan::BuildPlan,
+    b: &crate::recipe::Bench,
+) -> Result<PathBuf> {
+    let native_dir = plan.work_dir.join("native");
+    let binary = match &b.native_configure {
+        Some(configure) => native_build(layout, progress, offline, plan, b, configure)?,
+        None => PathBuf::from(subst(&b.native_binary, &plan.src_dir, &layout.repo, &native_dir)),
+    };
+    if !binary.is_file() {
+        bail!("native {} binary {} is missing", plan.recipe.name, binary.display());
+    }
+    Ok(binary)
+}
+
+fn native_build(
+    layout: &crate::layout::Layout,
+    progress: &crate::progress::Progress,
+    offline: bool,
+    plan: &crate::plan::BuildPlan,
+    b: &crate::recipe::Bench,
+    configure: &[String],
+) -> Result<PathBuf> {
+    use crate::cmd::Cmd;
+    let dir = plan.work_dir.join("bench-native");
+    let src = dir.join("src");
+    let cc = if Path::new("/usr/bin/clang-22").is_file() {
+        "clang-22"
+    } else {
+        "cc"
+    };
+    let stamp =
+        crate::fetch::sha256_bytes(format!("{}|{}|{cc}|{:?}", plan.source.sha256, configure.join(" "), b.native_make_targets).as_bytes());
+    let stamp_file = dir.join(".kiln-bench-stamp");
+    let binary = src.join(&b.native_binary);
+    if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) && binary.is_file() {
+        return Ok(binary);
+    }
+    let stage = progress.stage(format!("{}: native build of the same tarball ({cc} -O2)", plan.id));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fetcher = crate::fetch::Fetcher::new(layout, progress.clone(), offline)?;
+    let archive = fetcher.fetch(&plan.source)?;
+    crate::source::unpack(&archive, &src, plan.recipe.source.strip_components)?;
+    let patches: Vec<PathBuf> = plan.patches.iter().map(|p| p.path.clone()).collect();
+    crate::source::apply_patches(&src, &patches, &plan.log_dir)?;
+    let clean_env = |c: Cmd| {
+        ["CFLAGS", "LDFLAGS", "LIBS", "CPPFLAGS", "MAKEFLAGS", "CONFIG_SITE"]
+            .iter()
+            .fold(c, |c, k| c.env_remove(k))
+            .env("CC", cc)
+            .env("CFLAGS", "-O2")
+    };
+    clean_env(Cmd::new("./configure", &src).args(configure)).run(&plan.log_dir.join("bench-native-configure.log"))?;
+    clean_env(
+        Cmd::new("make", &src)
+            .arg(format!("-j{}", crate::plan::default_jobs()))
+            .args(&b.native_make_targets),
+    )
+    .run(&plan.log_dir.join("bench-native-make.log"))?;
+    std::fs::write(&stamp_file, &stamp)?;
+    stage.done("done");
+    Ok(binary)
+}

@@ -440,3 +440,121 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
+
+/// Run a spec as a native process instead of a guest: `binary` replaces
+/// argv[0] (followed by `pre_args`), and guest paths in the arguments and
+/// environment are translated through the spec's mapped directories
+/// (longest guest prefix wins; `.` becomes the working directory). The
+/// same `Outcome` comes back; a signal counts as a trap (status 128+N).
+/// The memory cap does not apply natively.
+pub fn run_native(binary: &Path, pre_args: &[String], spec: &RunSpec) -> Result<Outcome> {
+    use std::io::{Read, Write};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio as PStdio};
+    let start = Instant::now();
+    let translate = |arg: &str| -> String {
+        let best = spec
+            .dirs
+            .iter()
+            .filter(|(_, g)| g.starts_with('/'))
+            .filter(|(_, g)| {
+                let g = g.trim_end_matches('/');
+                arg == g || arg.starts_with(&format!("{g}/")) || g.is_empty()
+            })
+            .max_by_key(|(_, g)| g.len());
+        match best {
+            Some((host, g)) => {
+                let rest = arg[g.trim_end_matches('/').len()..].trim_start_matches('/');
+                if rest.is_empty() {
+                    host.display().to_string()
+                } else {
+                    host.join(rest).display().to_string()
+                }
+            }
+            None => arg.to_string(),
+        }
+    };
+    let mut cmd = Command::new(binary);
+    cmd.args(pre_args);
+    cmd.args(
+        spec.argv
+            .iter()
+            .skip(1)
+            .map(|a| if a.starts_with('/') { translate(a) } else { a.clone() }),
+    );
+    cmd.env_clear();
+    if let Ok(path) = std::env::var("PATH") {
+        cmd.env("PATH", path);
+    }
+    for (k, v) in &spec.env {
+        cmd.env(k, if v.starts_with('/') { translate(v) } else { v.clone() });
+    }
+    if let Some((host, _)) = spec.dirs.iter().rev().find(|(_, g)| g == ".") {
+        cmd.current_dir(host);
+    }
+    cmd.stdin(match spec.stdin {
+        Stdio::Inherit => PStdio::inherit(),
+        Stdio::Bytes(_) => PStdio::piped(),
+        _ => PStdio::null(),
+    });
+    let (mut out_r, out_w) = std::io::pipe()?;
+    let (mut err_r, err_w) = std::io::pipe()?;
+    let capture_out = matches!(spec.stdout, Stdio::Bytes(_));
+    match spec.stdout {
+        Stdio::Inherit => cmd.stdout(PStdio::inherit()),
+        Stdio::Bytes(_) => cmd.stdout(out_w.try_clone()?),
+        _ => cmd.stdout(PStdio::null()),
+    };
+    match spec.stderr {
+        Stdio::Inherit => cmd.stderr(PStdio::inherit()),
+        Stdio::Merged => cmd.stderr(out_w.try_clone()?),
+        Stdio::Bytes(_) => cmd.stderr(err_w.try_clone()?),
+        Stdio::Null => cmd.stderr(PStdio::null()),
+    };
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", binary.display()))?;
+    drop(cmd);
+    drop(out_w);
+    drop(err_w);
+    if let (Stdio::Bytes(data), Some(mut stdin)) = (&spec.stdin, child.stdin.take()) {
+        let data = data.clone();
+        std::thread::spawn(move || stdin.write_all(&data));
+    }
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_r.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_r.read_to_end(&mut v);
+        v
+    });
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s;
+        }
+        if spec.timeout.is_some_and(|t| start.elapsed() > t) {
+            let _ = child.kill();
+            timed_out = true;
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
+    let (code, trap) = match (status.code(), status.signal()) {
+        (Some(c), _) => (c, None),
+        (None, Some(sig)) => (128 + sig, (!timed_out).then(|| format!("killed by signal {sig}"))),
+        _ => (-1, None),
+    };
+    Ok(Outcome {
+        status: code,
+        stdout: if capture_out { stdout } else { Vec::new() },
+        stderr,
+        trap,
+        timed_out,
+        hit_memory_limit: false,
+        elapsed: start.elapsed(),
+    })
+}

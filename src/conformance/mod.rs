@@ -22,8 +22,7 @@ use crate::runtime::{RunSpec, Runtime, Stdio};
 /// source tree (suite files), the output tree (what the recipe's `[run]`
 /// maps into the guest) and the per-test limits.
 pub struct SuiteEnv<'a> {
-    pub runtime: &'a Runtime,
-    pub module: &'a wasmtime::Module,
+    pub exec: Exec<'a>,
     /// The interpreter's source tree.
     pub root: PathBuf,
     /// The build's output tree (`bin/`, `lib/`).
@@ -35,10 +34,45 @@ pub struct SuiteEnv<'a> {
     pub memory_limit: usize,
 }
 
+/// What runs a test: the wasm module in the embedded runtime, or (for
+/// `--native`) the native interpreter of the same tarball as a process.
+pub enum Exec<'a> {
+    Wasm {
+        runtime: &'a Runtime,
+        module: &'a wasmtime::Module,
+    },
+    Native {
+        binary: PathBuf,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    },
+}
+
 impl SuiteEnv<'_> {
     /// The recipe's `[run]` as a spec: argv0 and args, env, mapped dirs.
+    /// Natively only the `[bench]` native environment applies: the guest
+    /// layout (stdlib mapped at /usr/local/lib, …) is the wasm side's.
     pub fn base_spec(&self) -> RunSpec {
-        RunSpec::for_recipe(&self.run, &self.out)
+        match &self.exec {
+            Exec::Wasm { .. } => RunSpec::for_recipe(&self.run, &self.out),
+            Exec::Native { env, .. } => RunSpec {
+                argv: vec![self.run.argv0.clone()],
+                env: env.clone(),
+                ..Default::default()
+            },
+        }
+    }
+
+    pub fn is_native(&self) -> bool {
+        matches!(self.exec, Exec::Native { .. })
+    }
+
+    /// Run one spec on this side.
+    pub fn run(&self, spec: &RunSpec) -> Result<crate::runtime::Outcome> {
+        match &self.exec {
+            Exec::Wasm { runtime, module } => runtime.run(module, spec),
+            Exec::Native { binary, args, .. } => crate::runtime::run_native(binary, args, spec),
+        }
     }
 }
 
@@ -82,7 +116,7 @@ pub(crate) fn captured(env: &SuiteEnv<'_>, mut spec: RunSpec) -> Result<crate::r
     spec.stderr = Stdio::Merged;
     spec.timeout = Some(env.timeout);
     spec.memory_limit = Some(env.memory_limit);
-    env.runtime.run(env.module, &spec)
+    env.run(&spec)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
@@ -122,6 +156,9 @@ pub struct TestResult {
     /// Set when the baseline expects this failure: its reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
+    /// With `--native`: the same test's outcome on the native interpreter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native: Option<Outcome>,
 }
 
 impl TestResult {
@@ -135,6 +172,7 @@ impl TestResult {
             output: String::new(),
             seconds: 0.0,
             baseline: None,
+            native: None,
         }
     }
 }

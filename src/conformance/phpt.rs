@@ -11,8 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use super::{Outcome, TestResult};
-use crate::runtime::{RunSpec, Runtime, Stdio};
-use wasmtime::Module;
+use crate::runtime::{RunSpec, Stdio};
 
 /// run-tests.php's `$ini_overwrites` (PHP 8.4), applied to every test.
 pub const INI_OVERWRITES: &[&str] = &[
@@ -244,8 +243,7 @@ pub fn matches(t: &Phpt, output: &str) -> Result<bool> {
 
 /// What a phpt run needs from its environment.
 pub struct PhptEnv<'a> {
-    pub runtime: &'a Runtime,
-    pub module: &'a Module,
+    pub suite: super::SuiteEnv<'a>,
     /// The interpreter's source tree: cwd and `{PWD}` base; mapped into
     /// the guest at the same absolute path.
     pub root: PathBuf,
@@ -276,13 +274,12 @@ impl<'a> PhptEnv<'a> {
             .map(|l| l.trim().to_lowercase())
             .collect();
         Ok(PhptEnv {
-            runtime: env.runtime,
-            module: env.module,
-            root: env.root,
-            tmp: env.tmp,
+            root: env.root.clone(),
+            tmp: env.tmp.clone(),
             timeout: env.timeout,
             memory_limit: env.memory_limit,
             extensions,
+            suite: env,
         })
     }
 }
@@ -461,7 +458,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
             argv.push(i.clone());
         }
         argv.push(skip_file.display().to_string());
-        let out = env.runtime.run(env.module, &env.spec(&dir, argv, vars.clone(), None, true))?;
+        let out = env.suite.run(&env.spec(&dir, argv, vars.clone(), None, true))?;
         let _ = fs::remove_file(&skip_file);
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let lower = text.to_ascii_lowercase();
@@ -485,7 +482,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     let capture = t.get("CAPTURE_STDIO").map(|s| s.to_ascii_uppercase());
     let merged = capture.as_deref().is_none_or(|c| c.contains("STDERR") && c.contains("STDOUT"));
     let stdin = t.get("STDIN").map(|s| s.as_bytes().to_vec());
-    let out = env.runtime.run(env.module, &env.spec(&dir, argv, vars.clone(), stdin, merged))?;
+    let out = env.suite.run(&env.spec(&dir, argv, vars.clone(), stdin, merged))?;
     let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
     if let Some(c) = &capture {
         if !c.contains("STDOUT") {
@@ -500,7 +497,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
         fs::write(&clean_file, code)?;
         let mut argv = env.ini_args(&[]);
         argv.push(clean_file.display().to_string());
-        let _ = env.runtime.run(env.module, &env.spec(&dir, argv, vars.clone(), None, true));
+        let _ = env.suite.run(&env.spec(&dir, argv, vars.clone(), None, true));
         let _ = fs::remove_file(&clean_file);
     }
     let _ = fs::remove_file(&php_file);

@@ -220,7 +220,7 @@ impl Runner for Regrtest<'_> {
         spec.stdin = Stdio::Null;
         spec.timeout = Some(self.env.timeout);
         spec.memory_limit = Some(self.env.memory_limit);
-        match self.env.runtime.run(self.env.module, &spec) {
+        match self.env.run(&spec) {
             Err(e) => {
                 r.outcome = Outcome::Broken;
                 r.detail = format!("{e:#}");

@@ -17,6 +17,9 @@ pub struct Counts {
     pub skip: usize,
     /// Expected failures (XFAIL sections and the baseline).
     pub xfail: usize,
+    /// With `--native`: how many of these passed natively.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_pass: Option<usize>,
 }
 
 impl Counts {
@@ -28,6 +31,9 @@ impl Counts {
             Outcome::Xfail => self.xfail += 1,
             _ if r.baseline.is_some() => self.xfail += 1,
             _ => self.fail += 1,
+        }
+        if let Some(n) = r.native {
+            *self.native_pass.get_or_insert(0) += usize::from(matches!(n, Outcome::Pass | Outcome::Warn));
         }
     }
 }
@@ -69,25 +75,35 @@ impl<'a> Report<'a> {
     }
 
     pub fn table(&self) -> String {
+        let native = self.totals.native_pass.is_some();
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}",
-            "directory", "total", "pass", "fail", "skip", "xfail"
-        );
-        for (d, c) in &self.by_directory {
-            let _ = writeln!(
+        let row = |s: &mut String, d: &str, c: &Counts| {
+            let _ = write!(
                 s,
                 "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}",
                 d, c.total, c.pass, c.fail, c.skip, c.xfail
             );
-        }
-        let c = &self.totals;
-        let _ = writeln!(
+            if native {
+                let _ = write!(s, " {:>7}", c.native_pass.unwrap_or(0));
+            }
+            s.push('\n');
+        };
+        let _ = write!(
             s,
             "{:<48} {:>6} {:>6} {:>6} {:>6} {:>6}",
-            "TOTAL", c.total, c.pass, c.fail, c.skip, c.xfail
+            "directory", "total", "pass", "fail", "skip", "xfail"
         );
+        if native {
+            let _ = write!(s, " {:>7}", "native");
+        }
+        s.push('\n');
+        for (d, c) in &self.by_directory {
+            row(&mut s, d, c);
+        }
+        row(&mut s, "TOTAL", &self.totals);
+        if native {
+            let _ = writeln!(s, "(pass = wasm passes; native = passes on the native build of the same tarball)");
+        }
         let _ = writeln!(s, "{} with {} jobs in {:.1}s", self.interpreter, self.jobs, self.wall_seconds);
         s
     }
@@ -148,11 +164,12 @@ impl<'a> Report<'a> {
         let mut h = String::new();
         let _ = write!(
             h,
-            "<!doctype html><meta charset=utf-8><title>kiln {0}</title><style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:right}}td:first-child{{text-align:left}}.fail{{color:#b00}}</style><h1>{0}: {1}</h1><p>{2} jobs, {3:.1}s</p><table><tr><th>directory<th>total<th>pass<th>fail<th>skip<th>xfail",
+            "<!doctype html><meta charset=utf-8><title>kiln {0}</title><style>body{{font-family:sans-serif}}td,th{{padding:2px 8px;text-align:right}}td:first-child{{text-align:left}}.fail{{color:#b00}}</style><h1>{0}: {1}</h1><p>{2} jobs, {3:.1}s</p><table><tr><th>directory<th>total<th>pass<th>fail<th>skip<th>xfail{4}",
             esc(&self.suite),
             esc(&self.interpreter),
             self.jobs,
-            self.wall_seconds
+            self.wall_seconds,
+            if self.totals.native_pass.is_some() { "<th>native pass" } else { "" }
         );
         for (d, c) in self
             .by_directory
@@ -169,6 +186,9 @@ impl<'a> Report<'a> {
                 c.skip,
                 c.xfail
             );
+            if let Some(n) = c.native_pass {
+                let _ = write!(h, "<td>{n}");
+            }
         }
         h.push_str("</table><h2>Failures and expected failures</h2><ul>");
         for t in self.tests.iter().filter(|t| t.outcome.is_failure() || t.outcome == Outcome::Xfail) {

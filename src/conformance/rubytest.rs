@@ -122,7 +122,7 @@ impl<'a> RubyTest<'a> {
         fs::write(work.path().join("kiln_collect.rb"), COLLECT_RB)?;
         let mut spec = self.spec(work.path(), &["/tmp/kiln_collect.rb".into(), file.display().to_string()]);
         map_outside(&mut spec, &self.env.root, file);
-        let o = self.env.runtime.run(self.env.module, &spec)?;
+        let o = self.env.run(&spec)?;
         if o.status != 0 || o.trap.is_some() {
             bail!(
                 "listing the assertions of {} failed (status {}{}): {}",
@@ -143,7 +143,7 @@ impl<'a> RubyTest<'a> {
         let mut spec = self.spec(work.path(), &[path.display().to_string()]);
         map_outside(&mut spec, &self.env.root, path);
         spec.stderr = Stdio::Merged;
-        let o = self.env.runtime.run(self.env.module, &spec)?;
+        let o = self.env.run(&spec)?;
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         let not_ok: Vec<&str> = out.lines().filter(|l| l.starts_with("not ok")).collect();
         (r.outcome, r.detail) = if o.timed_out {
@@ -188,7 +188,7 @@ impl<'a> RubyTest<'a> {
         if let (Some(t), "finish" | "normal_exit") = (a.timeout, a.kind.as_str()) {
             spec.timeout = Some(self.env.timeout.min(std::time::Duration::from_secs_f64(t.max(0.1))));
         }
-        let o = self.env.runtime.run(self.env.module, &spec)?;
+        let o = self.env.run(&spec)?;
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         let fail = |d: String| (Outcome::Fail, d);

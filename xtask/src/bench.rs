@@ -1,10 +1,9 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use kiln::bench::{self, NativeSide, WasmSide};
-use kiln::cmd::Cmd;
 use kiln::runtime::{EngineOptions, Runtime};
 
 use crate::{Ctx, Global};
@@ -19,55 +18,6 @@ pub struct BenchArgs {
     /// Also write the numbers as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-}
-
-fn subst(s: &str, src: &Path, repo: &Path, native: &Path) -> String {
-    s.replace("{src}", &src.display().to_string())
-        .replace("{repo}", &repo.display().to_string())
-        .replace("{native}", &native.display().to_string())
-}
-
-/// Build the interpreter natively from the same (patched) tarball, in its
-/// own tree under the build dir; reused while its stamp matches.
-fn native_build(ctx: &Ctx, plan: &kiln::plan::BuildPlan, b: &kiln::recipe::Bench, configure: &[String]) -> anyhow::Result<PathBuf> {
-    let dir = plan.work_dir.join("bench-native");
-    let src = dir.join("src");
-    let cc = if Path::new("/usr/bin/clang-22").is_file() {
-        "clang-22"
-    } else {
-        "cc"
-    };
-    let stamp =
-        kiln::fetch::sha256_bytes(format!("{}|{}|{cc}|{:?}", plan.source.sha256, configure.join(" "), b.native_make_targets).as_bytes());
-    let stamp_file = dir.join(".kiln-bench-stamp");
-    let binary = src.join(&b.native_binary);
-    if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) && binary.is_file() {
-        return Ok(binary);
-    }
-    let stage = ctx.progress.stage(format!("{}: native build for benchmarks ({cc} -O2)", plan.id));
-    let _ = std::fs::remove_dir_all(&dir);
-    let fetcher = kiln::fetch::Fetcher::new(&ctx.layout, ctx.progress.clone(), ctx.global.offline)?;
-    let archive = fetcher.fetch(&plan.source)?;
-    kiln::source::unpack(&archive, &src, plan.recipe.source.strip_components)?;
-    let patches: Vec<PathBuf> = plan.patches.iter().map(|p| p.path.clone()).collect();
-    kiln::source::apply_patches(&src, &patches, &plan.log_dir)?;
-    let clean_env = |c: Cmd| {
-        ["CFLAGS", "LDFLAGS", "LIBS", "CPPFLAGS", "MAKEFLAGS", "CONFIG_SITE"]
-            .iter()
-            .fold(c, |c, k| c.env_remove(k))
-            .env("CC", cc)
-            .env("CFLAGS", "-O2")
-    };
-    clean_env(Cmd::new("./configure", &src).args(configure)).run(&plan.log_dir.join("bench-native-configure.log"))?;
-    clean_env(
-        Cmd::new("make", &src)
-            .arg(format!("-j{}", kiln::plan::default_jobs()))
-            .args(&b.native_make_targets),
-    )
-    .run(&plan.log_dir.join("bench-native-make.log"))?;
-    std::fs::write(&stamp_file, &stamp)?;
-    stage.done("done");
-    Ok(binary)
 }
 
 pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -104,13 +54,7 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         .ensure_source(&plan)?;
         let native_dir = plan.work_dir.join("native");
-        let binary = match &b.native_configure {
-            Some(cfg) => native_build(&ctx, &plan, &b, cfg)?,
-            None => PathBuf::from(subst(&b.native_binary, &plan.src_dir, &ctx.layout.repo, &native_dir)),
-        };
-        if !binary.is_file() {
-            bail!("native {} binary {} is missing", plan.recipe.name, binary.display());
-        }
+        let binary = bench::native_binary(&ctx.layout, &ctx.progress, g.offline, &plan, &b)?;
         let module = runtime.load(&plan.module())?;
         let mut dirs: Vec<(PathBuf, String)> = plan
             .recipe
@@ -141,7 +85,7 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
             let args: Vec<String> = w
                 .args
                 .iter()
-                .map(|s| subst(s, &plan.src_dir, &ctx.layout.repo, &native_dir))
+                .map(|s| bench::subst(s, &plan.src_dir, &ctx.layout.repo, &native_dir))
                 .collect();
             // The native side gets its own pre-args (e.g. -n) instead of the
             // wasm side's first ones when they are the same flag.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use kiln::conformance::report::Report;
-use kiln::conformance::{Baseline, Outcome, SuiteEnv};
+use kiln::conformance::{Baseline, Exec, Outcome, SuiteEnv};
 use kiln::runtime::{EngineOptions, Runtime};
 
 use crate::{Ctx, Global};
@@ -37,6 +37,10 @@ pub struct TestArgs {
     /// Run the whole upstream suite instead of the default subset.
     #[arg(long)]
     pub full: bool,
+    /// Also run the same tests on a native interpreter built from the same
+    /// tarball, and report native passes beside wasm passes.
+    #[arg(long)]
+    pub native: bool,
     #[arg(long)]
     pub flavor: Option<String>,
 }
@@ -82,20 +86,49 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     )?;
     let module = rt.load(&plan.module())?;
     let tmp = tempfile::tempdir()?;
-    let env = SuiteEnv {
-        runtime: &rt,
-        module: &module,
-        root: plan.src_dir.clone(),
-        out: plan.out_dir.clone(),
-        run: plan.recipe.run.clone(),
-        tmp: tmp.path().to_path_buf(),
-        timeout: a
-            .timeout
-            .map(Duration::from_secs_f64)
-            .unwrap_or_else(|| kiln::conformance::default_timeout(&suite.runner)),
-        memory_limit: a.memory_mib << 20,
+    let timeout = a
+        .timeout
+        .map(Duration::from_secs_f64)
+        .unwrap_or_else(|| kiln::conformance::default_timeout(&suite.runner));
+    fn env<'a>(exec: Exec<'a>, plan: &kiln::plan::BuildPlan, tmp: &std::path::Path, timeout: Duration, memory_mib: usize) -> SuiteEnv<'a> {
+        SuiteEnv {
+            exec,
+            root: plan.src_dir.clone(),
+            out: plan.out_dir.clone(),
+            run: plan.recipe.run.clone(),
+            tmp: tmp.to_path_buf(),
+            timeout,
+            memory_limit: memory_mib << 20,
+        }
+    }
+    // --native: the same tests on the native interpreter of the same
+    // tarball (the one `bench` compares against).
+    let native = if a.native {
+        let Some(b) = plan.recipe.bench.clone() else {
+            bail!("recipe {} names no native build ([bench] native_binary)", plan.recipe.name)
+        };
+        let binary = kiln::bench::native_binary(&ctx.layout, &ctx.progress, g.offline, &plan, &b)?;
+        Some(Exec::Native {
+            binary,
+            args: b.native_args.clone(),
+            env: b.native_env.clone().into_iter().collect(),
+        })
+    } else {
+        None
     };
-    let runner = kiln::conformance::runner(&suite.runner, env)?;
+    let runner = kiln::conformance::runner(
+        &suite.runner,
+        env(
+            Exec::Wasm {
+                runtime: &rt,
+                module: &module,
+            },
+            &plan,
+            tmp.path(),
+            timeout,
+            a.memory_mib,
+        ),
+    )?;
     let tests = runner.discover(&paths, a.filter.as_deref())?;
     if tests.is_empty() {
         bail!("no tests under {:?} (runner {})", paths, suite.runner);
@@ -103,6 +136,18 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     eprintln!("running {} tests with {jobs} jobs", tests.len());
     let start = Instant::now();
     let mut results = kiln::conformance::run_parallel(&tests, &|p| runner.serial(p), jobs, &ctx.progress, |p| runner.run(p));
+    if let Some(exec) = native {
+        eprintln!("running the same {} tests natively", tests.len());
+        let native_runner = kiln::conformance::runner(&suite.runner, env(exec, &plan, tmp.path(), timeout, a.memory_mib))?;
+        let native_tests = native_runner.discover(&paths, a.filter.as_deref())?;
+        let native_results = kiln::conformance::run_parallel(&native_tests, &|p| native_runner.serial(p), jobs, &ctx.progress, |p| {
+            native_runner.run(p)
+        });
+        let by_name: std::collections::HashMap<&str, Outcome> = native_results.iter().map(|r| (r.name.as_str(), r.outcome)).collect();
+        for r in &mut results {
+            r.native = Some(by_name.get(r.name.as_str()).copied().unwrap_or(Outcome::Broken));
+        }
+    }
     let wall = start.elapsed().as_secs_f64();
     let baseline_path = ctx
         .layout
