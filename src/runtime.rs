@@ -99,6 +99,22 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
+    /// Map the writable host directory `host` as the guest's `/` (and so
+    /// its working directory: WASI programs start in `/`), creating inside
+    /// it the parent directories of every other mapped guest path, so the
+    /// guest can walk from `/` to them (realpath, makedirs).
+    pub fn writable_root(&mut self, host: &Path) -> Result<()> {
+        for (_, g) in &self.dirs {
+            if let Some(parent) = g.strip_prefix('/').and_then(|g| Path::new(g).parent()) {
+                let d = host.join(parent);
+                fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            }
+        }
+        self.dirs.retain(|(_, g)| g != "/");
+        self.dirs.push((host.to_path_buf(), "/".into()));
+        Ok(())
+    }
+
     /// A recipe's `[run]`: argv0 and its fixed args, its environment, and
     /// its output-tree directories mapped at their guest paths (`out` is
     /// the build's output tree). Stdio defaults to null/capture.

@@ -210,11 +210,13 @@ impl Runner for Regrtest<'_> {
         // The per-module directory is the guest's `/` (so `os.makedirs`
         // can walk up from /tmp), with /tmp inside it; the recipe's
         // longer preopens (/usr/local/lib) still win for their paths.
-        if let Err(e) = fs::create_dir(tmp.path().join("tmp")) {
-            r.detail = format!("creating {}/tmp: {e}", tmp.path().display());
+        if let Err(e) = fs::create_dir(tmp.path().join("tmp"))
+            .map_err(anyhow::Error::from)
+            .and_then(|_| spec.writable_root(tmp.path()))
+        {
+            r.detail = format!("preparing {}: {e:#}", tmp.path().display());
             return r;
         }
-        spec.dirs.push((tmp.path().to_path_buf(), "/".into()));
         spec.stdout = Stdio::Bytes(vec![]);
         spec.stderr = Stdio::Merged;
         spec.stdin = Stdio::Null;

@@ -100,27 +100,34 @@ impl<'a> RubyTest<'a> {
         })
     }
 
-    fn spec(&self, work: &Path, args: &[String]) -> crate::runtime::RunSpec {
+    /// The per-test directory is the guest's `/` (WASI's working
+    /// directory; basictest writes files there) with `tmp/` inside.
+    fn spec(&self, work: &Path, args: &[String]) -> Result<crate::runtime::RunSpec> {
         let mut spec = self.env.base_spec();
         spec.argv.push("--disable-gems".into());
         spec.argv.extend(args.iter().cloned());
         spec.dirs.push((self.env.root.clone(), self.env.root.display().to_string()));
-        spec.dirs.push((work.to_path_buf(), "/tmp".into()));
-        spec.dirs.push((work.to_path_buf(), ".".into()));
+        fs::create_dir_all(work.join("tmp"))?;
+        if self.env.is_native() {
+            spec.dirs.push((work.join("tmp"), "/tmp".into()));
+            spec.dirs.push((work.to_path_buf(), ".".into()));
+        } else {
+            spec.writable_root(work)?;
+        }
         spec.env.push(("TMPDIR".into(), "/tmp".into()));
         spec.stdin = Stdio::Null;
         spec.stdout = Stdio::Bytes(vec![]);
         spec.stderr = Stdio::Bytes(vec![]);
         spec.timeout = Some(self.env.timeout);
         spec.memory_limit = Some(self.env.memory_limit);
-        spec
+        Ok(spec)
     }
 
     /// Run the collector on one bootstraptest file.
     pub fn collect(&self, file: &Path) -> Result<Vec<Assertion>> {
         let work = tempfile::tempdir_in(&self.env.tmp)?;
-        fs::write(work.path().join("kiln_collect.rb"), COLLECT_RB)?;
-        let mut spec = self.spec(work.path(), &["/tmp/kiln_collect.rb".into(), file.display().to_string()]);
+        let mut spec = self.spec(work.path(), &["/tmp/kiln_collect.rb".into(), file.display().to_string()])?;
+        fs::write(work.path().join("tmp").join("kiln_collect.rb"), COLLECT_RB)?;
         map_outside(&mut spec, &self.env.root, file);
         let o = self.env.run(&spec)?;
         if o.status != 0 || o.trap.is_some() {
@@ -140,7 +147,7 @@ impl<'a> RubyTest<'a> {
 
     fn run_basictest(&self, path: &Path, r: &mut TestResult) -> Result<()> {
         let work = tempfile::tempdir_in(&self.env.tmp)?;
-        let mut spec = self.spec(work.path(), &[path.display().to_string()]);
+        let mut spec = self.spec(work.path(), &[path.display().to_string()])?;
         map_outside(&mut spec, &self.env.root, path);
         spec.stderr = Stdio::Merged;
         let o = self.env.run(&spec)?;
@@ -177,14 +184,15 @@ impl<'a> RubyTest<'a> {
             _ => {}
         }
         let work = tempfile::tempdir_in(&self.env.tmp)?;
-        fs::write(work.path().join("bootstraptest.rb"), snippet_file(a))?;
+
         let mut args = vec!["-W0".to_string()];
         if a.kind == "valid_syntax" {
             args.push("-c".into());
         }
         args.extend(a.opt.iter().flat_map(|o| o.split_whitespace().map(String::from)));
-        args.push("bootstraptest.rb".into());
-        let mut spec = self.spec(work.path(), &args);
+        args.push("/tmp/bootstraptest.rb".into());
+        let mut spec = self.spec(work.path(), &args)?;
+        fs::write(work.path().join("tmp").join("bootstraptest.rb"), snippet_file(a))?;
         if let (Some(t), "finish" | "normal_exit") = (a.timeout, a.kind.as_str()) {
             spec.timeout = Some(self.env.timeout.min(std::time::Duration::from_secs_f64(t.max(0.1))));
         }
