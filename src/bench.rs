@@ -48,6 +48,8 @@ pub struct WasmSide<'a> {
     pub argv0: String,
     pub env: Vec<(String, String)>,
     pub dirs: Vec<(PathBuf, String)>,
+    /// The recipe's `[run] root_skeleton`.
+    pub root_skeleton: bool,
 }
 
 pub struct NativeSide {
@@ -65,6 +67,7 @@ pub fn time_wasm(w: &WasmSide<'_>, args: &[String]) -> Result<f64> {
         argv,
         env: w.env.clone(),
         dirs: w.dirs.clone(),
+        root_skeleton: w.root_skeleton,
         stdin: Stdio::Null,
         stdout: Stdio::Bytes(vec![]),
         stderr: Stdio::Bytes(vec![]),

@@ -314,6 +314,11 @@ pub struct Run {
     /// Output-tree directories mapped into the guest: `"lib" = "/usr/local/lib"`.
     #[serde(default)]
     pub dirs: BTreeMap<String, String>,
+    /// Map a read-only skeleton of the mapped paths' parent directories at
+    /// the guest's `/` (for programs that walk from `/`, like CRuby's
+    /// realpath).
+    #[serde(default)]
+    pub root_skeleton: bool,
     /// Wasm stack the module was linked with, informational.
     #[serde(default)]
     pub max_wasm_stack: Option<usize>,

@@ -96,6 +96,9 @@ pub struct RunSpec {
     pub timeout: Option<Duration>,
     /// Cap on linear memory, bytes.
     pub memory_limit: Option<usize>,
+    /// Give the guest the parent directories of its mapped paths (a
+    /// read-only skeleton at `/`); see `Runtime::skeleton_root`.
+    pub root_skeleton: bool,
 }
 
 impl RunSpec {
@@ -125,6 +128,7 @@ impl RunSpec {
             argv,
             env: run.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             dirs: run.dirs.iter().map(|(host, guest)| (out.join(host), guest.clone())).collect(),
+            root_skeleton: run.root_skeleton,
             ..Default::default()
         }
     }
@@ -284,15 +288,18 @@ impl Runtime {
         })
     }
 
-    /// A guest sees the parents of its mapped directories, as in a
-    /// container: with `/usr/local/lib` mapped and nothing at `/`, `/usr`
-    /// would not exist, and a realpath() walking up from the root fails
-    /// (CRuby's does, at start-up). So unless the spec maps `/` itself, a
-    /// read-only skeleton holding just those parent directories is mapped
-    /// there; the longer, real preopens still win for their paths. The
-    /// skeleton is cached by its shape.
+    /// With `root_skeleton`, a guest sees the parents of its mapped
+    /// directories, as in a container: with `/usr/local/lib` mapped and
+    /// nothing at `/`, `/usr` would not exist, and a realpath() walking up
+    /// from the root fails (CRuby's does, at start-up). So unless the spec
+    /// maps `/` itself, a read-only skeleton holding just those parent
+    /// directories is mapped there; the longer, real preopens still win for
+    /// their paths. It is opt-in (recipe `[run] root_skeleton`) because a
+    /// program that makes relative paths absolute against its cwd (`/` on
+    /// WASI), as PHP does, would then write into the read-only skeleton
+    /// instead of the `.` preopen. The skeleton is cached by its shape.
     fn skeleton_root(&self, spec: &RunSpec) -> Result<Option<PathBuf>> {
-        if spec.dirs.iter().any(|(_, g)| g == "/") {
+        if !spec.root_skeleton || spec.dirs.iter().any(|(_, g)| g == "/") {
             return Ok(None);
         }
         let mut parents: Vec<String> = spec

@@ -322,6 +322,7 @@ impl PhptEnv<'_> {
             stderr: if merged { Stdio::Merged } else { Stdio::Bytes(vec![]) },
             timeout: Some(self.timeout),
             memory_limit: Some(self.memory_limit),
+            root_skeleton: false,
         }
     }
 

@@ -72,6 +72,7 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
             argv0: plan.recipe.run.argv0.clone(),
             env: plan.recipe.run.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             dirs,
+            root_skeleton: plan.recipe.run.root_skeleton,
         };
         let native = NativeSide {
             binary: binary.clone(),

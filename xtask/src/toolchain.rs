@@ -56,6 +56,7 @@ pub fn run(g: &Global, a: ToolchainArgs) -> anyhow::Result<ExitCode> {
         stderr: Stdio::Bytes(vec![]),
         timeout: Some(std::time::Duration::from_secs(30)),
         memory_limit: None,
+        root_skeleton: false,
     };
     let out = rt.run(&module, &spec)?;
     let text = String::from_utf8_lossy(&out.stdout);
