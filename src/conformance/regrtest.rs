@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 
@@ -276,6 +276,3 @@ fn tail(s: &str, n: usize) -> String {
     }
     format!("…{}", &s[i..])
 }
-
-/// Default per-module limit: regrtest modules run much longer than a phpt.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
