@@ -136,7 +136,10 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     eprintln!("running {} tests with {jobs} jobs", tests.len());
     let start = Instant::now();
     let mut results = kiln::conformance::run_parallel(&tests, &|p| runner.serial(p), jobs, &ctx.progress, |p| runner.run(p));
+    let wall = start.elapsed().as_secs_f64();
+    let mut native_wall = None;
     if let Some(exec) = native {
+        let native_start = Instant::now();
         eprintln!("running the same {} tests natively", tests.len());
         let native_runner = kiln::conformance::runner(&suite.runner, env(exec, &plan, tmp.path(), timeout, a.memory_mib))?;
         let native_tests = native_runner.discover(&paths, a.filter.as_deref())?;
@@ -147,8 +150,8 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
         for r in &mut results {
             r.native = Some(by_name.get(r.name.as_str()).copied().unwrap_or(Outcome::Broken));
         }
+        native_wall = Some(native_start.elapsed().as_secs_f64());
     }
-    let wall = start.elapsed().as_secs_f64();
     let baseline_path = ctx
         .layout
         .repo
@@ -166,6 +169,9 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
         now_pass.clone(),
     );
     print!("{}", report.table());
+    if let Some(w) = native_wall {
+        println!("native side: {w:.1}s (the time above is the wasm side's)");
+    }
     if let Some(dir) = &a.report {
         report.write(dir).with_context(|| format!("writing reports to {}", dir.display()))?;
         println!("reports: {}", dir.display());
