@@ -242,24 +242,36 @@ impl Baseline {
     }
 }
 
+/// The `--filter` glob, compiled.
+pub(crate) fn filter_glob(filter: Option<&str>) -> Result<Option<globset::GlobMatcher>> {
+    Ok(filter.map(globset::Glob::new).transpose()?.map(|g| g.compile_matcher()))
+}
+
+/// A test path as given: under the first of `bases` where it exists (an
+/// absolute path stays itself), else under the current directory.
+pub(crate) fn locate(p: &Path, bases: &[&Path]) -> Result<Option<PathBuf>> {
+    let cwd = std::env::current_dir()?;
+    Ok(bases
+        .iter()
+        .copied()
+        .chain(std::iter::once(cwd.as_path()))
+        .map(|b| b.join(p))
+        .find(|a| a.exists()))
+}
+
 /// Collect test files under `paths` (files or directories) with extension
 /// `ext`, relative to `root` where possible, filtered by `filter` globs.
 pub fn discover(root: &Path, paths: &[PathBuf], ext: &str, filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
-    let glob = match filter {
-        Some(f) => Some(globset::Glob::new(f)?.compile_matcher()),
-        None => None,
-    };
+    let glob = filter_glob(filter)?;
     let mut out = Vec::new();
     for p in paths {
-        let abs = if p.is_absolute() { p.clone() } else { root.join(p) };
-        let abs = if abs.exists() { abs } else { std::env::current_dir()?.join(p) };
-        if !abs.exists() {
+        let Some(abs) = locate(p, &[root])? else {
             anyhow::bail!(
                 "{} does not exist (looked in {} and the current directory)",
                 p.display(),
                 root.display()
             );
-        }
+        };
         for e in walkdir::WalkDir::new(&abs).sort_by_file_name() {
             let e = e?;
             if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == ext) {

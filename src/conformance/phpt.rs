@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
@@ -243,14 +242,10 @@ pub fn matches(t: &Phpt, output: &str) -> Result<bool> {
 
 /// What a phpt run needs from its environment.
 pub struct PhptEnv<'a> {
+    /// The source tree (`suite.root`) is the cwd and `{PWD}` base, mapped
+    /// into the guest at its own absolute path; `suite.tmp` is the guest's
+    /// `/tmp` (and `{TMP}`).
     pub suite: super::SuiteEnv<'a>,
-    /// The interpreter's source tree: cwd and `{PWD}` base; mapped into
-    /// the guest at the same absolute path.
-    pub root: PathBuf,
-    /// Guest `/tmp` (and `{TMP}`).
-    pub tmp: PathBuf,
-    pub timeout: Duration,
-    pub memory_limit: usize,
     /// Extensions the binary has (lowercase), for --EXTENSIONS--.
     pub extensions: Vec<String>,
 }
@@ -273,20 +268,13 @@ impl<'a> PhptEnv<'a> {
             .filter(|l| !l.starts_with('[') && !l.is_empty())
             .map(|l| l.trim().to_lowercase())
             .collect();
-        Ok(PhptEnv {
-            root: env.root.clone(),
-            tmp: env.tmp.clone(),
-            timeout: env.timeout,
-            memory_limit: env.memory_limit,
-            extensions,
-            suite: env,
-        })
+        Ok(PhptEnv { extensions, suite: env })
     }
 }
 
 impl super::Runner for PhptEnv<'_> {
     fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
-        super::discover(&self.root, paths, "phpt", filter)
+        super::discover(&self.suite.root, paths, "phpt", filter)
     }
 
     /// run-tests.php runs tests with --CONFLICTS-- (or in a directory
@@ -306,13 +294,13 @@ impl PhptEnv<'_> {
     /// disk (the longest matching preopen wins in the guest).
     fn spec(&self, test_dir: &Path, argv: Vec<String>, env: Vec<(String, String)>, stdin: Option<Vec<u8>>, merged: bool) -> RunSpec {
         let mut dirs = vec![
-            (self.root.clone(), self.root.display().to_string()),
-            (self.tmp.clone(), "/tmp".to_string()),
+            (self.suite.root.clone(), self.suite.root.display().to_string()),
+            (self.suite.tmp.clone(), "/tmp".to_string()),
         ];
-        if !test_dir.starts_with(&self.root) {
+        if !test_dir.starts_with(&self.suite.root) {
             dirs.push((test_dir.to_path_buf(), test_dir.display().to_string()));
         }
-        dirs.push((self.root.clone(), ".".to_string()));
+        dirs.push((self.suite.root.clone(), ".".to_string()));
         RunSpec {
             argv,
             env,
@@ -320,8 +308,8 @@ impl PhptEnv<'_> {
             stdin: stdin.map(Stdio::Bytes).unwrap_or(Stdio::Null),
             stdout: Stdio::Bytes(vec![]),
             stderr: if merged { Stdio::Merged } else { Stdio::Bytes(vec![]) },
-            timeout: Some(self.timeout),
-            memory_limit: Some(self.memory_limit),
+            timeout: Some(self.suite.timeout),
+            memory_limit: Some(self.suite.memory_limit),
             root_skeleton: false,
         }
     }
@@ -435,7 +423,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
             }
         }
     }
-    let mut vars = base_env(&env.tmp);
+    let mut vars = base_env(&env.suite.tmp);
     if let Some(e) = t.get("ENV") {
         for line in subst(e, &dir).lines() {
             if let Some((k, v)) = line.trim().split_once('=') {
@@ -503,7 +491,11 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     }
     let _ = fs::remove_file(&php_file);
     if out.timed_out {
-        return Ok((Outcome::Timeout, format!("stopped after {:.0}s", env.timeout.as_secs_f64()), output));
+        return Ok((
+            Outcome::Timeout,
+            format!("stopped after {:.0}s", env.suite.timeout.as_secs_f64()),
+            output,
+        ));
     }
     if let Some(trap) = &out.trap {
         let what = if out.hit_memory_limit { "memory cap reached" } else { "trap" };
@@ -512,7 +504,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     if out.hit_memory_limit {
         return Ok((
             Outcome::Fail,
-            format!("memory cap of {} MiB reached", env.memory_limit >> 20),
+            format!("memory cap of {} MiB reached", env.suite.memory_limit >> 20),
             output,
         ));
     }

@@ -127,17 +127,14 @@ pub fn judge(status: i32, output: &str) -> (Outcome, String) {
 
 impl Runner for Regrtest<'_> {
     fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
-        let glob = filter.map(|f| globset::Glob::new(f).map(|g| g.compile_matcher())).transpose()?;
+        let glob = super::filter_glob(filter)?;
         let mut out = Vec::new();
         for p in paths {
-            let abs = [self.env.root.join(p), self.test_dir.join(p), std::env::current_dir()?.join(p)]
-                .into_iter()
-                .find(|a| a.exists())
-                .or_else(|| {
-                    // A bare module name: test_os → Lib/test/test_os.py
-                    let py = self.test_dir.join(format!("{}.py", p.display()));
-                    py.exists().then_some(py)
-                });
+            let abs = super::locate(p, &[&self.env.root, &self.test_dir])?.or_else(|| {
+                // A bare module name: test_os → Lib/test/test_os.py
+                let py = self.test_dir.join(format!("{}.py", p.display()));
+                py.exists().then_some(py)
+            });
             let Some(abs) = abs else {
                 bail!(
                     "{}: no such test module or directory (looked in {}, {} and the current directory)",

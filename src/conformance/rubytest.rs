@@ -239,19 +239,16 @@ impl<'a> RubyTest<'a> {
 
 impl Runner for RubyTest<'_> {
     fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
-        let glob = filter.map(|f| globset::Glob::new(f).map(|g| g.compile_matcher())).transpose()?;
+        let glob = super::filter_glob(filter)?;
         let mut files = Vec::new();
         for p in paths {
-            let abs = [self.env.root.join(p), std::env::current_dir()?.join(p)]
-                .into_iter()
-                .find(|a| a.exists())
-                .with_context(|| {
-                    format!(
-                        "{} does not exist (looked in {} and the current directory)",
-                        p.display(),
-                        self.env.root.display()
-                    )
-                })?;
+            let abs = super::locate(p, &[&self.env.root])?.with_context(|| {
+                format!(
+                    "{} does not exist (looked in {} and the current directory)",
+                    p.display(),
+                    self.env.root.display()
+                )
+            })?;
             if abs.is_dir() {
                 for e in fs::read_dir(&abs)? {
                     let f = e?.path();
