@@ -45,11 +45,9 @@ pub struct Row {
 pub struct WasmSide<'a> {
     pub runtime: &'a Runtime,
     pub module: &'a Module,
-    pub argv0: String,
-    pub env: Vec<(String, String)>,
-    pub dirs: Vec<(PathBuf, String)>,
-    /// The recipe's `[run] root_skeleton`.
-    pub root_skeleton: bool,
+    /// The recipe's `[run]` (`RunSpec::for_recipe`) plus any extra dirs;
+    /// each run appends the workload's arguments.
+    pub base: RunSpec,
 }
 
 pub struct NativeSide {
@@ -61,18 +59,13 @@ pub struct NativeSide {
 
 /// One timed wasm run; errors if the guest fails.
 pub fn time_wasm(w: &WasmSide<'_>, args: &[String]) -> Result<f64> {
-    let mut argv = vec![w.argv0.clone()];
-    argv.extend(args.iter().cloned());
-    let spec = RunSpec {
-        argv,
-        env: w.env.clone(),
-        dirs: w.dirs.clone(),
-        root_skeleton: w.root_skeleton,
+    let mut spec = RunSpec {
         stdin: Stdio::Null,
         stdout: Stdio::Bytes(vec![]),
         stderr: Stdio::Bytes(vec![]),
-        ..Default::default()
+        ..w.base.clone()
     };
+    spec.argv.extend(args.iter().cloned());
     let t = Instant::now();
     let out = w.runtime.run(w.module, &spec)?;
     let secs = t.elapsed().as_secs_f64();

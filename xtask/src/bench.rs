@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use kiln::bench::{self, NativeSide, WasmSide};
-use kiln::runtime::{EngineOptions, Runtime};
+use kiln::runtime::{EngineOptions, RunSpec, Runtime};
 
 use crate::{Ctx, Global};
 
@@ -56,23 +56,14 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
         let native_dir = plan.work_dir.join("native");
         let binary = bench::native_binary(&ctx.layout, &ctx.progress, g.offline, &plan, &b)?;
         let module = runtime.load(&plan.module())?;
-        let mut dirs: Vec<(PathBuf, String)> = plan
-            .recipe
-            .run
-            .dirs
-            .iter()
-            .map(|(h, gp)| (plan.out_dir.join(h), gp.clone()))
-            .collect();
+        let mut base = RunSpec::for_recipe(&plan.recipe.run, &plan.out_dir);
         for p in [&plan.src_dir, &ctx.layout.repo] {
-            dirs.push((p.clone(), p.display().to_string()));
+            base.dirs.push((p.clone(), p.display().to_string()));
         }
         let wasm = WasmSide {
             runtime: &runtime,
             module: &module,
-            argv0: plan.recipe.run.argv0.clone(),
-            env: plan.recipe.run.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            dirs,
-            root_skeleton: plan.recipe.run.root_skeleton,
+            base,
         };
         let native = NativeSide {
             binary: binary.clone(),
