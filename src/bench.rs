@@ -140,6 +140,42 @@ pub fn measure(
     })
 }
 
+/// Per interpreter, the geometric mean of the wasm/native ratios of its
+/// compute workloads (every row that is not a start-up measurement).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub interpreter: String,
+    pub workloads: usize,
+    pub geomean_ratio: f64,
+}
+
+/// Whether a row measures start-up rather than compute.
+pub fn is_startup(workload: &str) -> bool {
+    workload.starts_with("start-up")
+}
+
+pub fn summaries(rows: &[Row]) -> Vec<Summary> {
+    let mut out: Vec<Summary> = Vec::new();
+    for r in rows.iter().filter(|r| !is_startup(&r.workload)) {
+        match out.iter_mut().find(|s| s.interpreter == r.interpreter) {
+            // Accumulate ln(ratio) in `geomean_ratio`; exponentiated below.
+            Some(s) => {
+                s.workloads += 1;
+                s.geomean_ratio += r.ratio.ln();
+            }
+            None => out.push(Summary {
+                interpreter: r.interpreter.clone(),
+                workloads: 1,
+                geomean_ratio: r.ratio.ln(),
+            }),
+        }
+    }
+    for s in &mut out {
+        s.geomean_ratio = (s.geomean_ratio / s.workloads as f64).exp();
+    }
+    out
+}
+
 pub fn table(rows: &[Row]) -> String {
     let mut s = format!(
         "{:<8} {:<42} {:>22} {:>22} {:>7}\n",
@@ -154,6 +190,16 @@ pub fn table(rows: &[Row]) -> String {
             side(&r.wasm),
             side(&r.native),
             r.ratio
+        ));
+    }
+    for m in summaries(rows) {
+        s.push_str(&format!(
+            "{:<8} {:<42} {:>22} {:>22} {:>6.2}x\n",
+            m.interpreter,
+            format!("geometric mean of {} compute workloads", m.workloads),
+            "",
+            "",
+            m.geomean_ratio
         ));
     }
     s

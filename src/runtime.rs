@@ -157,6 +157,20 @@ impl Runtime {
         config.max_wasm_stack(opts.max_wasm_stack);
         config.epoch_interruption(opts.interruptible);
         config.memory_init_cow(true);
+        // `KILN_WASM_PROFILER=perfmap` (or `jitdump`): let `perf` name the
+        // guest's compiled functions (how #7's profiles were taken).
+        match std::env::var("KILN_WASM_PROFILER").as_deref() {
+            Ok("perfmap") => {
+                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
+            Ok("jitdump") => {
+                config.profiler(wasmtime::ProfilingStrategy::JitDump);
+            }
+            Ok(other) if !other.is_empty() => {
+                return Err(anyhow!("KILN_WASM_PROFILER={other}: expected `perfmap` or `jitdump`"));
+            }
+            _ => {}
+        }
         if opts.pooling {
             let mut pool = wasmtime::PoolingAllocationConfig::default();
             pool.total_memories(64).total_tables(64).total_core_instances(64);
@@ -333,6 +347,10 @@ impl Runtime {
     fn run_here(&self, module: &Module, spec: &RunSpec) -> Result<Outcome> {
         let start = Instant::now();
         let mut b = WasiCtxBuilder::new();
+        // Each guest runs synchronously on its own thread: let blocking WASI
+        // calls (file opens, reads) block it instead of hopping to a tokio
+        // worker and back for every call.
+        b.allow_blocking_current_thread(true);
         b.args(&spec.argv);
         for (k, v) in &spec.env {
             b.env(k, v);
@@ -390,15 +408,32 @@ impl Runtime {
         store.limiter(|h| &mut h.limits);
         let deadline_ticks = spec.timeout.map(|t| (t.as_millis() / TICK.as_millis()).max(1) as u64);
         if self.interruptible {
+            // Until the callback below takes over (instantiation and the
+            // deadline-cell lookup run guest code too).
             store.set_epoch_deadline(deadline_ticks.unwrap_or(u64::MAX / 2));
             store.epoch_deadline_trap();
         }
         let mut outcome = Outcome::default();
-        let result = self
-            .linker
-            .instantiate(&mut store, module)
-            .and_then(|inst| inst.get_typed_func::<(), ()>(&mut store, "_start"))
-            .and_then(|f| f.call(&mut store, ()));
+        let result = self.linker.instantiate(&mut store, module).and_then(|inst| {
+            if self.interruptible {
+                let cell = GuestDeadline::find(&inst, &mut store)?;
+                // Called on every epoch tick: the run's own timeout, then
+                // the guest's cooperative deadline, if it exports one.
+                let mut ticks = 0u64;
+                store.set_epoch_deadline(1);
+                store.epoch_deadline_callback(move |mut ctx| {
+                    ticks += 1;
+                    if deadline_ticks.is_some_and(|limit| ticks >= limit) {
+                        return Ok(wasmtime::UpdateDeadline::Interrupt);
+                    }
+                    if let Some(cell) = &cell {
+                        cell.poll(&mut ctx);
+                    }
+                    Ok(wasmtime::UpdateDeadline::Continue(1))
+                });
+            }
+            inst.get_typed_func::<(), ()>(&mut store, "_start")?.call(&mut store, ())
+        });
         match result {
             Ok(()) => outcome.status = 0,
             Err(e) => {
@@ -424,6 +459,59 @@ impl Runtime {
         outcome.stderr = err_pipe.contents().to_vec();
         outcome.elapsed = start.elapsed();
         Ok(outcome)
+    }
+}
+
+/// A guest's cooperative timer (WASI has no timer signals). A module may
+/// export `kiln_deadline_cell() -> i32`, the address of
+/// `{ i64 deadline_ms; u32 flag_addr[2] }`: while `deadline_ms` (wall clock,
+/// milliseconds since the epoch) is non-zero and has passed, the runtime
+/// stores the byte 1 at each non-zero flag address and clears
+/// `deadline_ms`. PHP's `max_execution_time` uses it (patch 0004): the
+/// flags are `EG(timed_out)` and `EG(vm_interrupt)`.
+struct GuestDeadline {
+    memory: wasmtime::Memory,
+    cell: usize,
+}
+
+impl GuestDeadline {
+    fn find(inst: &wasmtime::Instance, store: &mut Store<Host>) -> wasmtime::Result<Option<GuestDeadline>> {
+        let (Some(f), Some(memory)) = (
+            inst.get_typed_func::<(), i32>(&mut *store, "kiln_deadline_cell").ok(),
+            inst.get_memory(&mut *store, "memory"),
+        ) else {
+            return Ok(None);
+        };
+        let cell = f.call(&mut *store, ())? as u32 as usize;
+        Ok(Some(GuestDeadline { memory, cell }))
+    }
+
+    fn poll(&self, ctx: &mut wasmtime::StoreContextMut<'_, Host>) {
+        let data = self.memory.data_mut(&mut *ctx);
+        let Some(cell) = data.get(self.cell..self.cell + 16) else {
+            return;
+        };
+        let deadline = i64::from_le_bytes(cell[..8].try_into().expect("8 bytes"));
+        if deadline == 0 {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        if now < deadline {
+            return;
+        }
+        let flags = [
+            u32::from_le_bytes(cell[8..12].try_into().expect("4 bytes")) as usize,
+            u32::from_le_bytes(cell[12..16].try_into().expect("4 bytes")) as usize,
+        ];
+        data[self.cell..self.cell + 8].fill(0);
+        for f in flags.into_iter().filter(|&f| f != 0) {
+            if let Some(b) = data.get_mut(f) {
+                *b = 1;
+            }
+        }
     }
 }
 

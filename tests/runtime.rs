@@ -96,3 +96,32 @@ fn a_guest_that_eats_memory_hits_the_cap() {
     assert!(out.hit_memory_limit, "{out:?}");
     assert!(out.trap.is_some());
 }
+
+/// Sets its own deadline (1 ms after the Unix epoch: long past) in the cell
+/// it exports, with flag addresses 64 and 65, then spins until the runtime
+/// has set both flags and cleared the deadline; exits 7 if so.
+const DEADLINE_CELL: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "kiln_deadline_cell") (result i32) (i32.const 32))
+  (func (export "_start")
+    (i32.store (i32.const 40) (i32.const 64))
+    (i32.store (i32.const 44) (i32.const 65))
+    (i64.store (i32.const 32) (i64.const 1))
+    (loop $l (br_if $l (i32.eqz (i32.load8_u (i32.const 65)))))
+    (if (i32.and (i32.load8_u (i32.const 64)) (i64.eqz (i64.load (i32.const 32))))
+      (then (call $exit (i32.const 7))))
+    (call $exit (i32.const 1))))"#;
+
+#[test]
+fn a_guest_deadline_cell_gets_its_flags_set_once_the_deadline_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
+    let m = rt.load(&write(dir.path(), "d.wat", DEADLINE_CELL)).unwrap();
+    let mut s = spec();
+    s.timeout = Some(Duration::from_secs(20));
+    let out = rt.run(&m, &s).unwrap();
+    assert!(!out.timed_out, "the runtime never set the guest's flags: {out:?}");
+    assert_eq!(out.status, 7, "{out:?}");
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+}

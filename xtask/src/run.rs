@@ -74,10 +74,9 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut rt = Runtime::new(
         &ctx.layout.module_cache(),
-        &EngineOptions {
-            interruptible: a.timeout.is_some(),
-            ..Default::default()
-        },
+        // Epoch interruption stays on without --timeout too: it also drives
+        // guests' own deadlines (PHP's max_execution_time, runtime.rs).
+        &EngineOptions::default(),
     )?;
     rt.verbose = g.verbose;
     let m = rt.load(&module)?;

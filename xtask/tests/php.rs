@@ -141,3 +141,82 @@ echo gethostbyname('example.com'), "\n";
     assert_eq!(code, 0, "{out}");
     assert_eq!(out, "bool(false)\n".repeat(9) + "example.com\n");
 }
+
+#[test]
+#[ignore = "slow tier: builds PHP and a native PHP"]
+fn second_run_loads_the_compiled_module_from_the_cache() {
+    built();
+    // The first run may compile (and store); the second must not.
+    let _ = xtask(&["run", "--verbose", "php", "--", "-r", ""], repo());
+    let out = xtask(&["run", "--verbose", "php", "--", "-r", "echo 7;"], repo());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "7", "{err}");
+    assert!(err.contains("module cache hit"), "{err}");
+    assert!(!err.contains("compiling"), "{err}");
+}
+
+#[test]
+#[ignore = "slow tier: builds PHP and a native PHP"]
+fn bench_prints_wasm_and_native_side_by_side_and_writes_the_same_json() {
+    built();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("b.json");
+    let out = xtask(
+        &[
+            "bench",
+            "php",
+            "--runs",
+            "1",
+            "--workload",
+            "Zend/bench.php",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        repo(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("wasm median") && text.contains("native median") && text.contains("ratio"),
+        "{text}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{doc}");
+    let row = &rows[0];
+    assert_eq!(row["workload"], "Zend/bench.php [in-process]");
+    let (w, n) = (row["wasm"]["median"].as_f64().unwrap(), row["native"]["median"].as_f64().unwrap());
+    assert!(w > 0.0 && n > 0.0, "{row}");
+    assert!((row["ratio"].as_f64().unwrap() - w / n).abs() < 1e-9, "{row}");
+    // The printed table carries the JSON's figures.
+    let line = text.lines().find(|l| l.contains("Zend/bench.php")).unwrap();
+    assert!(
+        line.contains(&format!("{w:.3}s")) && line.contains(&format!("{n:.3}s")),
+        "{line}\n{row}"
+    );
+    assert_eq!(doc["geomean"][0]["workloads"], 1);
+    // A filter that matches nothing is an error naming the workloads.
+    let out = xtask(&["bench", "php", "--runs", "1", "--workload", "no-such"], repo());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Zend/bench.php"));
+}
+
+#[test]
+#[ignore = "slow tier: builds PHP"]
+fn max_execution_time_fires_with_php_error_and_shutdown_functions() {
+    // WASI has no timer signals; patch 0004 + the runtime's deadline cell
+    // make set_time_limit() stop a runaway loop with PHP's own fatal error.
+    let t = std::time::Instant::now();
+    let (code, out, err) = php(&[
+        "-r",
+        "set_time_limit(1); register_shutdown_function(function () { echo \"shutdown ran\\n\"; }); while (true) {}",
+    ]);
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(code, 255, "{out}{err}");
+    assert!(out.contains("Maximum execution time of 1 second exceeded"), "{out}{err}");
+    assert!(out.contains("shutdown ran"), "{out}{err}");
+    assert!(secs < 20.0, "took {secs:.1}s");
+    // Without a limit nothing fires: a finite loop completes.
+    let (code, out, _) = php(&["-r", "set_time_limit(0); for ($i = 0; $i < 3000000; $i++) {} echo 'done';"]);
+    assert_eq!((code, out.as_str()), (0, "done"));
+}
