@@ -83,7 +83,11 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
             // Measured: the pooling allocator made no difference to
             // `test php Zend/tests` (4,922 tests, 2 jobs: 48.8 s without,
             // 48.9 s with; a second pair 52.4 s each). Instantiation is not
-            // what a phpt run waits on, so it stays off.
+            // what a phpt run waits on, so it stays off. Re-measured
+            // 2026-11-27 (same tests, 2 jobs): off 39.1/37.8/38.1 s; pooling
+            // 37.7 s; pooling + linear_memory_keep_resident 32 MiB
+            // 39.8/38.2 s (sys time 21 -> 7.5 s, but user time 53 -> 68 s
+            // memsetting the kept pages); keep_resident 8 MiB 41.7/38.6 s.
             pooling: false,
             ..Default::default()
         },
