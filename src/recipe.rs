@@ -319,6 +319,12 @@ pub struct Run {
     /// realpath).
     #[serde(default)]
     pub root_skeleton: bool,
+    /// The module exports `kiln_deadline_cell` (a cooperative timer, see
+    /// `runtime.rs`): `run` and `bench` then keep epoch interruption on so
+    /// the runtime can poll it. Off otherwise, because epoch checks cost
+    /// (measured: app_fib 2.3 -> 3.3-3.7 s, bench.php 1.9 -> 2.05-2.2 s).
+    #[serde(default)]
+    pub guest_deadline: bool,
     /// Wasm stack the module was linked with, informational.
     #[serde(default)]
     pub max_wasm_stack: Option<usize>,

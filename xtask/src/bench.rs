@@ -31,14 +31,6 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         a.interps.clone()
     };
-    let runtime = Runtime::new(
-        &ctx.layout.module_cache(),
-        // The engine `run` and `test` use: epoch interruption on (it drives
-        // timeouts and PHP's max_execution_time). Measured on bench.php,
-        // 3 runs each, twice: 1.78/1.89 s without, 2.11/2.03 s with (about
-        // 5-15% on this noisy 2-core machine).
-        &EngineOptions::default(),
-    )?;
     let exe = std::env::current_exe()?;
     let mut rows = Vec::new();
     for interp in &interps {
@@ -60,6 +52,15 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
         .ensure_source(&plan)?;
         let native_dir = plan.work_dir.join("native");
         let binary = bench::native_binary(&ctx.layout, &ctx.progress, g.offline, &plan, &b)?;
+        // The engine `run` uses for this recipe: epoch interruption only for
+        // a guest deadline (PHP), since epoch checks cost (see recipe.rs).
+        let runtime = Runtime::new(
+            &ctx.layout.module_cache(),
+            &EngineOptions {
+                interruptible: plan.recipe.run.guest_deadline,
+                ..Default::default()
+            },
+        )?;
         let module = runtime.load(&plan.module())?;
         let mut base = RunSpec::for_recipe(&plan.recipe.run, &plan.out_dir);
         for p in [&plan.src_dir, &ctx.layout.repo] {

@@ -74,9 +74,12 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut rt = Runtime::new(
         &ctx.layout.module_cache(),
-        // Epoch interruption stays on without --timeout too: it also drives
-        // guests' own deadlines (PHP's max_execution_time, runtime.rs).
-        &EngineOptions::default(),
+        // Epoch interruption drives --timeout and guests' own deadlines
+        // (PHP's max_execution_time); it costs, so only when needed.
+        &EngineOptions {
+            interruptible: a.timeout.is_some() || recipe.run.guest_deadline,
+            ..Default::default()
+        },
     )?;
     rt.verbose = g.verbose;
     let m = rt.load(&module)?;
