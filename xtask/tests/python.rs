@@ -113,3 +113,16 @@ fn module_flag_and_env_merge() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 /usr/local\n");
 }
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn bench_kernels_compute_their_checksums_on_wasm() {
+    // Richards checks its own hold/packet counts (9297/23246 per run) and
+    // DeltaBlue its chain and projection results; both raise otherwise.
+    let dir = repo().join("tests/bench/python");
+    let (code, out, err) = py_in(&dir, &["kernels.py", "richards", "deltablue", "json"]);
+    assert_eq!((code, out.as_str()), (0, "162715 103560 60000\n"), "{err}");
+    let (code, _, err) = py_in(&dir, &["kernels.py", "nonesuch"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown kernel"), "{err}");
+}
