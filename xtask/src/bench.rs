@@ -33,11 +33,31 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let exe = std::env::current_exe()?;
     let mut rows = Vec::new();
+    // Plan everything first (no builds): a filter that matches nothing
+    // fails at once, and an interpreter it leaves no workload for is
+    // skipped rather than built.
+    let mut chosen = Vec::new();
+    let mut known = Vec::new();
     for interp in &interps {
         let plan = crate::build::build_plan(&ctx, interp, None, None, false)?;
         let Some(b) = plan.recipe.bench.clone() else {
             bail!("recipe {} has no [bench] section", plan.recipe.name)
         };
+        let workloads: Vec<_> = b
+            .workload
+            .iter()
+            .filter(|w| a.workload.is_empty() || a.workload.iter().any(|t| w.name.contains(t.as_str())))
+            .cloned()
+            .collect();
+        known.extend(b.workload.iter().map(|w| format!("{interp}: {}", w.name)));
+        if !workloads.is_empty() {
+            chosen.push((interp, plan, b, workloads));
+        }
+    }
+    if chosen.is_empty() {
+        bail!("no workload matches {:?}; the workloads are:\n  {}", a.workload, known.join("\n  "));
+    }
+    for (interp, plan, b, workloads) in chosen {
         kiln::build::Builder {
             layout: &ctx.layout,
             progress: &ctx.progress,
@@ -77,23 +97,9 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
             env: b.native_env.clone().into_iter().collect(),
             cwd: ctx.layout.repo.clone(),
         };
-        let workloads: Vec<_> = b
-            .workload
-            .iter()
-            .filter(|w| a.workload.is_empty() || a.workload.iter().any(|t| w.name.contains(t.as_str())))
-            .collect();
-        if workloads.is_empty() {
-            let names: Vec<&str> = b.workload.iter().map(|w| w.name.as_str()).collect();
-            bail!(
-                "no {} workload matches {:?}; the recipe's workloads are {:?}",
-                plan.recipe.name,
-                a.workload,
-                names
-            );
-        }
         let total = workloads.len() * a.runs * 2;
         let bar = ctx.progress.counter(format!("bench {}", plan.recipe.name), total as u64);
-        for w in workloads {
+        for w in &workloads {
             let args: Vec<String> = w
                 .args
                 .iter()
