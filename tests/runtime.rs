@@ -27,6 +27,15 @@ const LOOP: &str = r#"(module (memory (export "memory") 1) (func (export "_start
 const GROW: &str = r#"(module (memory (export "memory") 1)
   (func (export "_start") (loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))) unreachable))"#;
 
+/// A fresh runtime (its module cache in a temporary directory) with `wat`
+/// loaded; the directory lives as long as the returned guard.
+fn loaded(wat: &str) -> (tempfile::TempDir, Runtime, kiln::runtime::Module) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
+    let m = rt.load(&write(dir.path(), "m.wat", wat)).unwrap();
+    (dir, rt, m)
+}
+
 fn spec() -> RunSpec {
     RunSpec {
         argv: vec!["t".into()],
@@ -39,9 +48,7 @@ fn spec() -> RunSpec {
 
 #[test]
 fn exit_status_255_is_propagated_and_output_captured() {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
-    let m = rt.load(&write(dir.path(), "e.wat", EXIT_255)).unwrap();
+    let (_dir, rt, m) = loaded(EXIT_255);
     let out = rt.run(&m, &spec()).unwrap();
     assert_eq!(out.status, 255);
     assert_eq!(out.stdout, b"fatal\n");
@@ -74,9 +81,7 @@ fn compiled_module_is_cached_on_disk_and_reused() {
 
 #[test]
 fn a_guest_that_loops_is_stopped_by_the_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
-    let m = rt.load(&write(dir.path(), "l.wat", LOOP)).unwrap();
+    let (_dir, rt, m) = loaded(LOOP);
     let mut s = spec();
     s.timeout = Some(Duration::from_millis(300));
     let out = rt.run(&m, &s).unwrap();
@@ -87,9 +92,7 @@ fn a_guest_that_loops_is_stopped_by_the_timeout() {
 
 #[test]
 fn a_guest_that_eats_memory_hits_the_cap() {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
-    let m = rt.load(&write(dir.path(), "g.wat", GROW)).unwrap();
+    let (_dir, rt, m) = loaded(GROW);
     let mut s = spec();
     s.memory_limit = Some(64 << 20);
     let out = rt.run(&m, &s).unwrap();
@@ -115,9 +118,7 @@ const DEADLINE_CELL: &str = r#"(module
 
 #[test]
 fn a_guest_deadline_cell_gets_its_flags_set_once_the_deadline_passes() {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
-    let m = rt.load(&write(dir.path(), "d.wat", DEADLINE_CELL)).unwrap();
+    let (_dir, rt, m) = loaded(DEADLINE_CELL);
     let mut s = spec();
     s.timeout = Some(Duration::from_secs(20));
     let out = rt.run(&m, &s).unwrap();
