@@ -9,7 +9,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::runtime::{Module, RunSpec, Runtime, Stdio};
+use crate::plan::Vars;
+use crate::project::Project;
+use crate::recipe::Workload;
+use crate::runtime::{Module, RunSpec, Runtime, Stdio, Use};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
@@ -205,80 +208,111 @@ pub fn table(rows: &[Row]) -> String {
     s
 }
 
-/// `{src}`, `{repo}` and `{native}` in a `[bench]` value.
-pub fn subst(s: &str, src: &Path, repo: &Path, native: &Path) -> String {
-    s.replace("{src}", &src.display().to_string())
-        .replace("{repo}", &repo.display().to_string())
-        .replace("{native}", &native.display().to_string())
+/// What to benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub interps: Vec<String>,
+    /// Runs per workload and side.
+    pub runs: usize,
+    /// Only workloads whose name contains one of these.
+    pub workloads: Vec<String>,
+    /// `cargo xtask`'s own executable: start-up workloads also time whole
+    /// `run` processes with it.
+    pub exe: Option<PathBuf>,
 }
 
-/// The native interpreter of the same tarball that `bench` (and `test
-/// --native`) compare against: the recipe's `[native]` build's binary, or,
-/// with `native_configure`, a native build made for this purpose in its own
-/// copy of the source (stamped; rebuilt only when its inputs change).
-pub fn native_binary(
-    layout: &crate::layout::Layout,
-    progress: &crate::progress::Progress,
-    offline: bool,
-    plan: &crate::plan::BuildPlan,
-    b: &crate::recipe::Bench,
-) -> Result<PathBuf> {
-    let native_dir = plan.work_dir.join("native");
-    let binary = match &b.native_configure {
-        Some(configure) => native_build(layout, progress, offline, plan, b, configure)?,
-        None => PathBuf::from(subst(&b.native_binary, &plan.src_dir, &layout.repo, &native_dir)),
-    };
-    if !binary.is_file() {
-        bail!("native {} binary {} is missing", plan.recipe.name, binary.display());
-    }
-    Ok(binary)
-}
-
-fn native_build(
-    layout: &crate::layout::Layout,
-    progress: &crate::progress::Progress,
-    offline: bool,
-    plan: &crate::plan::BuildPlan,
-    b: &crate::recipe::Bench,
-    configure: &[String],
-) -> Result<PathBuf> {
-    use crate::cmd::Cmd;
-    let dir = plan.work_dir.join("bench-native");
-    let src = dir.join("src");
-    let cc = if Path::new("/usr/bin/clang-22").is_file() {
-        "clang-22"
-    } else {
-        "cc"
-    };
-    let stamp =
-        crate::fetch::sha256_bytes(format!("{}|{}|{cc}|{:?}", plan.source.sha256, configure.join(" "), b.native_make_targets).as_bytes());
-    let stamp_file = dir.join(".kiln-bench-stamp");
-    let binary = src.join(&b.native_binary);
-    if std::fs::read_to_string(&stamp_file).ok().as_deref() == Some(stamp.as_str()) && binary.is_file() {
-        return Ok(binary);
-    }
-    let stage = progress.stage(format!("{}: native build of the same tarball ({cc} -O2)", plan.id));
-    let _ = std::fs::remove_dir_all(&dir);
-    let fetcher = crate::fetch::Fetcher::new(layout, progress.clone(), offline)?;
-    let archive = fetcher.fetch(&plan.source)?;
-    crate::source::unpack(&archive, &src, plan.recipe.source.strip_components)?;
-    let patches: Vec<PathBuf> = plan.patches.iter().map(|p| p.path.clone()).collect();
-    crate::source::apply_patches(&src, &patches, &plan.log_dir)?;
-    let clean_env = |c: Cmd| {
-        ["CFLAGS", "LDFLAGS", "LIBS", "CPPFLAGS", "MAKEFLAGS", "CONFIG_SITE"]
+/// Plan every interpreter first (no builds): a filter that matches nothing
+/// fails at once, and an interpreter it leaves no workload for is skipped
+/// rather than built. Then build, get the native side, and measure.
+pub fn run(project: &Project, opts: &BenchOptions) -> Result<Vec<Row>> {
+    let mut chosen = Vec::new();
+    let mut known = Vec::new();
+    for interp in &opts.interps {
+        let plan = project.plan(interp, None, None, false)?;
+        let Some(b) = plan.recipe.bench.clone() else {
+            bail!("recipe {} has no [bench] section", plan.recipe.name)
+        };
+        let workloads: Vec<Workload> = b
+            .workload
             .iter()
-            .fold(c, |c, k| c.env_remove(k))
-            .env("CC", cc)
-            .env("CFLAGS", "-O2")
-    };
-    clean_env(Cmd::new("./configure", &src).args(configure)).run(&plan.log_dir.join("bench-native-configure.log"))?;
-    clean_env(
-        Cmd::new("make", &src)
-            .arg(format!("-j{}", crate::plan::default_jobs()))
-            .args(&b.native_make_targets),
-    )
-    .run(&plan.log_dir.join("bench-native-make.log"))?;
-    std::fs::write(&stamp_file, &stamp)?;
-    stage.done("done");
-    Ok(binary)
+            .filter(|w| opts.workloads.is_empty() || opts.workloads.iter().any(|t| w.name.contains(t.as_str())))
+            .cloned()
+            .collect();
+        known.extend(b.workload.iter().map(|w| format!("{interp}: {}", w.name)));
+        if !workloads.is_empty() {
+            chosen.push((interp.clone(), plan, b, workloads));
+        }
+    }
+    if chosen.is_empty() {
+        bail!(
+            "no workload matches {:?}; the workloads are:\n  {}",
+            opts.workloads,
+            known.join("\n  ")
+        );
+    }
+    let repo = &project.layout.repo;
+    let mut rows = Vec::new();
+    for (interp, plan, b, workloads) in chosen {
+        project.build_with_source(&plan)?;
+        let binary = project.native_side(&plan)?;
+        let (native_plan, _) = plan.native_side.clone().expect("native_side succeeded");
+        // The engine `run` uses for this recipe.
+        let runtime = project.runtime(Use::Bench, &plan.recipe.run)?;
+        let module = runtime.load(&plan.module())?;
+        let mut base = RunSpec::for_recipe(&plan.recipe.run, &plan.dirs.out).with_cwd(repo, &plan.recipe.run);
+        base.dirs.push((plan.dirs.src.clone(), plan.dirs.src.display().to_string()));
+        let wasm = WasmSide {
+            runtime: &runtime,
+            module: &module,
+            base,
+        };
+        let native = NativeSide {
+            binary,
+            pre_args: b.native_args.clone(),
+            env: b.native_env.clone().into_iter().collect(),
+            cwd: repo.clone(),
+        };
+        let mut vars = Vars::default();
+        vars.set("src", plan.dirs.src.display().to_string());
+        vars.set("repo", repo.display().to_string());
+        vars.set("native", native_plan.dir.display().to_string());
+        let total = workloads.len() * opts.runs * 2;
+        let bar = project.progress.counter(format!("bench {}", plan.recipe.name), total as u64);
+        for w in &workloads {
+            let args = vars.subst_all(&plan.recipe.name, &w.args)?;
+            // The native side gets its own pre-args (e.g. -n) instead of the
+            // wasm side's first ones when they are the same flag.
+            let native_args: Vec<String> = args.iter().filter(|x| !b.native_args.contains(x)).cloned().collect();
+            let ctx_of = || format!("{interp}: {}", w.name);
+            rows.push(measure(
+                &plan.recipe.name,
+                &format!("{} [in-process]", w.name),
+                opts.runs,
+                || {
+                    let t = time_wasm(&wasm, &args).with_context(ctx_of);
+                    bar.inc(1);
+                    t
+                },
+                || {
+                    let t = time_native(&native, &native_args).with_context(ctx_of);
+                    bar.inc(1);
+                    t
+                },
+            )?);
+            if let (true, Some(exe)) = (is_startup(&w.name), &opts.exe) {
+                // Whole processes: `cargo xtask run` (module cache warm) vs native.
+                let mut run_args = vec!["run".to_string(), interp.clone(), "--".to_string()];
+                run_args.extend(args.clone());
+                rows.push(measure(
+                    &plan.recipe.name,
+                    &format!("{} [whole process]", w.name),
+                    opts.runs,
+                    || time_process(exe, &run_args, repo),
+                    || time_native(&native, &native_args),
+                )?);
+            }
+        }
+        bar.finish_and_clear();
+    }
+    Ok(rows)
 }

@@ -1,23 +1,26 @@
-//! Execute a [`BuildPlan`]: fetch → unpack → patch → shims → configure →
-//! make → install outputs. Each step is skipped when its content stamp says
-//! nothing changed; finished output trees are also kept in the user-level
-//! cache under their stamp, so a fresh clone with identical inputs copies
-//! instead of rebuilding.
+//! The executor: runs a [`BuildPlan`]'s steps in order, matching on each
+//! step's kind. Dependencies first; then the tree steps (fetch → unpack →
+//! patch → shims → native → configure), skipped when the tree stamp says
+//! nothing changed; then the output steps (make → install → tools → post →
+//! collect). Finished output trees are kept in the user-level cache under
+//! their stamp, so a fresh clone with identical inputs copies instead of
+//! rebuilding.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::config::Config;
 use crate::fetch::Fetcher;
+use crate::fsutil::{copy_tree, replace_dir_with_copy, replace_dir_with_move, FileLock};
 use crate::layout::Layout;
-use crate::plan::BuildPlan;
+use crate::plan::{BuildPlan, Phase, Step, ToolchainView};
 use crate::progress::Progress;
 use crate::toolchain::{host_key, TARGET};
 
 const TREE_STAMP: &str = ".kiln-tree-stamp";
 const OUT_STAMP: &str = ".kiln-stamp";
-const NATIVE_STAMP: &str = ".kiln-native-stamp";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildResult {
@@ -31,7 +34,7 @@ pub enum BuildResult {
 pub struct Builder<'a> {
     pub layout: &'a Layout,
     pub progress: &'a Progress,
-    pub offline: bool,
+    pub config: &'a Config,
 }
 
 fn read_stamp(p: &Path) -> Option<String> {
@@ -41,12 +44,19 @@ fn read_stamp(p: &Path) -> Option<String> {
 impl Builder<'_> {
     /// Whether the outputs of `plan` are present and current.
     pub fn is_current(plan: &BuildPlan) -> bool {
-        read_stamp(&plan.out_dir.join(OUT_STAMP)).as_deref() == Some(plan.out_stamp.as_str())
-            && plan.outputs.values().all(|o| plan.out_dir.join(o).exists())
+        read_stamp(&plan.dirs.out.join(OUT_STAMP)).as_deref() == Some(plan.out_stamp.as_str())
+            && plan.steps.iter().all(|s| match s {
+                Step::Collect { outputs, into, .. } => outputs.values().all(|o| into.join(o).exists()),
+                _ => true,
+            })
+    }
+
+    fn fetcher(&self) -> Result<Fetcher> {
+        Fetcher::new(self.layout, self.progress.clone(), self.config)
     }
 
     pub fn build(&self, plan: &BuildPlan) -> Result<BuildResult> {
-        for dep in &plan.deps {
+        for dep in plan.deps() {
             self.build(dep)
                 .with_context(|| format!("building {}, a dependency of {}", dep.id, plan.id))?;
         }
@@ -60,199 +70,266 @@ impl Builder<'_> {
             return Ok(BuildResult::UpToDate);
         }
         let cached = self.layout.build_cache().join(&plan.out_stamp);
-        let use_cache = std::env::var_os("KILN_NO_BUILD_CACHE").is_none();
-        if use_cache && cached.join(OUT_STAMP).is_file() {
+        if !self.config.no_build_cache && cached.join(OUT_STAMP).is_file() {
             let stage = self.progress.stage(format!("{}: restore from build cache", plan.id));
-            replace_dir_with_copy(&cached, &plan.out_dir)?;
+            replace_dir_with_copy(&cached, &plan.dirs.out)?;
             stage.done(&format!("copied from {}", cached.display()));
             return Ok(BuildResult::FromCache);
         }
-        fs::create_dir_all(&plan.log_dir)?;
-        self.prepare_tree(plan)?;
-
-        let stage = self.progress.stage(format!("{}: make -j{}", plan.id, plan.jobs));
-        plan.make
-            .run(&plan.log_dir.join("make.log"))
-            .with_context(|| format!("building {}", plan.id))?;
-        stage.done("done");
-
-        if let Some(install) = &plan.install {
-            let stage = self.progress.stage(format!("{}: make install (staged)", plan.id));
-            let _ = fs::remove_dir_all(&plan.dest_dir);
-            install
-                .run(&plan.log_dir.join("install.log"))
-                .with_context(|| format!("installing {}", plan.id))?;
-            stage.done(&format!("-> {}", plan.dest_dir.display()));
-        }
-        for t in &plan.recipe.tools {
-            crate::tools::ensure(self.layout, t, self.offline)?;
-        }
-        for (i, step) in plan.post.iter().enumerate() {
-            let stage = self.progress.stage(format!("{}: {}", plan.id, step.name));
-            step.cmd
-                .run(&plan.log_dir.join(format!("post-{i}.log")))
-                .with_context(|| format!("{}: {}", plan.id, step.name))?;
-            stage.done("done");
-        }
-
-        let stage = self.progress.stage(format!("{}: install outputs", plan.id));
-        let tmp_out = plan.out_dir.with_extension("partial");
-        let _ = fs::remove_dir_all(&tmp_out);
-        for (src, to) in &plan.outputs {
-            let src = src.clone();
-            let dst = tmp_out.join(to);
-            if !src.exists() {
-                bail!(
-                    "{}: the build did not produce {} (see {})",
-                    plan.id,
-                    src.display(),
-                    plan.log_dir.join("make.log").display()
-                );
+        fs::create_dir_all(&plan.dirs.log)?;
+        let tree_current = read_stamp(&plan.dirs.work.join(TREE_STAMP)).as_deref() == Some(plan.tree_stamp.as_str());
+        let last_tree = plan.steps.iter().rposition(|s| s.phase() == Phase::Tree);
+        let mut exec = Exec {
+            b: self,
+            plan,
+            archive: None,
+            posts: 0,
+        };
+        for (i, step) in plan.steps.iter().enumerate() {
+            match step.phase() {
+                Phase::Deps => continue,
+                Phase::Tree if tree_current => continue,
+                _ => {}
             }
-            fs::create_dir_all(dst.parent().expect("output has a parent"))?;
-            copy_tree(&src, &dst)?;
-        }
-        for p in &plan.prune {
-            let victim = tmp_out.join(p);
-            if victim.is_dir() {
-                fs::remove_dir_all(&victim)?;
-            } else if victim.exists() {
-                fs::remove_file(&victim)?;
+            exec.step(step)?;
+            if Some(i) == last_tree {
+                fs::write(plan.dirs.work.join(TREE_STAMP), &plan.tree_stamp)?;
             }
         }
-        fs::write(tmp_out.join(OUT_STAMP), &plan.out_stamp)?;
-        replace_dir_with_move(&tmp_out, &plan.out_dir)?;
         // Keep a copy keyed by content for fresh clones.
-        if use_cache {
+        if !self.config.no_build_cache {
             let _ = fs::remove_dir_all(&cached);
-            if let Err(e) = copy_tree(&plan.out_dir, &cached) {
+            if let Err(e) = copy_tree(&plan.dirs.out, &cached) {
                 let _ = fs::remove_dir_all(&cached);
                 self.progress
                     .println(format!("warning: could not store the build in {}: {e:#}", cached.display()));
             }
         }
-        stage.done(&format!("-> {}", plan.out_dir.display()));
         Ok(BuildResult::Built)
     }
 
     /// Exclusive per-id lock under `target/kiln/locks/`, held while the
-    /// returned file lives.
-    fn lock(&self, plan: &BuildPlan) -> Result<fs::File> {
-        let lock_dir = self.layout.work.join("locks");
-        fs::create_dir_all(&lock_dir)?;
-        let lock_path = lock_dir.join(format!("{}.lock", plan.id));
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
-        if lock.try_lock().is_err() {
+    /// returned value lives.
+    pub fn lock(&self, plan: &BuildPlan) -> Result<FileLock> {
+        let path = self.layout.locks().join(format!("{}.lock", plan.id));
+        FileLock::acquire(&path, || {
             self.progress.println(format!(
                 "{}: waiting for another build of it to finish ({})",
                 plan.id,
-                lock_path.display()
-            ));
-            lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
-        }
-        Ok(lock)
+                path.display()
+            ))
+        })
     }
 
     /// The unpacked, patched source tree alone (no build), for commands
     /// that read upstream files next to a module restored from the build
-    /// cache (test suites, benchmark scripts).
+    /// cache (test suites, benchmark scripts, a native tree build).
     pub fn ensure_source(&self, plan: &BuildPlan) -> Result<()> {
-        if plan.src_dir.is_dir() {
-            return Ok(());
-        }
         let _lock = self.lock(plan)?;
-        if plan.src_dir.is_dir() {
+        self.ensure_source_locked(plan)
+    }
+
+    fn ensure_source_locked(&self, plan: &BuildPlan) -> Result<()> {
+        if plan.dirs.src.is_dir() {
             return Ok(());
         }
         let stage = self.progress.stage(format!("{}: source tree (fetch, unpack, patch)", plan.id));
-        let archive = Fetcher::new(self.layout, self.progress.clone(), self.offline)?.fetch(&plan.source)?;
-        crate::source::unpack(&archive, &plan.src_dir, plan.recipe.source.strip_components)?;
-        let patches: Vec<PathBuf> = plan.patches.iter().map(|p| p.path.clone()).collect();
-        crate::source::apply_patches(&plan.src_dir, &patches, &plan.log_dir)?;
+        let mut exec = Exec {
+            b: self,
+            plan,
+            archive: None,
+            posts: 0,
+        };
+        for step in &plan.steps {
+            match step {
+                Step::Fetch { .. } | Step::Patch { .. } => exec.step(step)?,
+                Step::Unpack { into, strip } => exec.unpack(into, *strip)?,
+                _ => {}
+            }
+        }
         stage.done("done");
         Ok(())
     }
 
-    /// Unpacked + patched + shims + configured tree, reusing an existing one
-    /// whose stamp matches.
-    fn prepare_tree(&self, plan: &BuildPlan) -> Result<()> {
-        if read_stamp(&plan.work_dir.join(TREE_STAMP)).as_deref() == Some(plan.tree_stamp.as_str()) {
-            return Ok(());
+    /// The native interpreter `bench` and `test --native` compare against,
+    /// built (or rebuilt) when missing or stale, whatever state the
+    /// checkout is in: a wasm build restored from the cache has no native
+    /// tree, and a tree build needs the source, which is then unpacked.
+    pub fn native_side(&self, plan: &BuildPlan) -> Result<PathBuf> {
+        let Some((n, binary)) = &plan.native_side else {
+            bail!(
+                "recipe {} names no native build to compare against ([bench] native_binary)",
+                plan.recipe.name
+            )
+        };
+        if n.is_current() && binary.is_file() {
+            return Ok(binary.clone());
         }
-        let stage = self.progress.stage(format!("{}: fetch {}", plan.id, plan.source.file));
-        let fetcher = Fetcher::new(self.layout, self.progress.clone(), self.offline)?;
-        let archive = fetcher.fetch(&plan.source)?;
-        stage.done(&format!("{}", archive.display()));
-
-        let stage = self.progress.stage(format!("{}: unpack + patch", plan.id));
-        // Start from a fresh tree; keep a native build whose stamp still
-        // matches (it depends only on the pristine source).
-        let native_ok = plan
-            .native
-            .as_ref()
-            .is_some_and(|n| read_stamp(&n.dir.join(NATIVE_STAMP)).as_deref() == Some(n.stamp.as_str()));
-        if plan.work_dir.exists() {
-            for e in fs::read_dir(&plan.work_dir)? {
-                let p = e?.path();
-                if native_ok && plan.native.as_ref().is_some_and(|n| n.dir == p) {
-                    continue;
-                }
-                if p.is_dir() {
-                    fs::remove_dir_all(&p).with_context(|| format!("removing stale {}", p.display()))?;
-                } else {
-                    fs::remove_file(&p)?;
-                }
-            }
+        let _lock = self.lock(plan)?;
+        if n.private_src.is_none() {
+            self.ensure_source_locked(plan)?;
         }
-        crate::source::unpack(&archive, &plan.src_dir, plan.recipe.source.strip_components)?;
-        let patches: Vec<PathBuf> = plan.patches.iter().map(|p| p.path.clone()).collect();
-        crate::source::apply_patches(&plan.src_dir, &patches, &plan.log_dir)?;
-        stage.done(&format!("{} patches", patches.len()));
-
-        if !plan.shims.is_empty() {
-            let stage = self.progress.stage(format!("{}: compile shims", plan.id));
-            compile_shims(plan)?;
-            stage.done(&format!("{} files", plan.shims.len()));
+        if !binary.is_file() {
+            // A stamp without its binary (a half-cleaned tree): rebuild.
+            let _ = fs::remove_file(n.dir.join(".kiln-native-stamp"));
         }
-
-        if let Some(native) = plan.native.as_ref().filter(|_| !native_ok) {
-            let stage = self.progress.stage(format!("{}: native build (configure + make)", plan.id));
-            let _ = fs::remove_dir_all(&native.dir);
-            fs::create_dir_all(&native.dir)?;
-            native
-                .configure
-                .run(&plan.log_dir.join("native-configure.log"))
-                .with_context(|| format!("configuring the native build of {}", plan.id))?;
-            native
-                .make
-                .run(&plan.log_dir.join("native-make.log"))
-                .with_context(|| format!("making the native build of {}", plan.id))?;
-            fs::write(native.dir.join(NATIVE_STAMP), &native.stamp)?;
-            stage.done("done");
+        crate::native::build(n, &self.fetcher()?, self.progress, &plan.id)?;
+        if !binary.is_file() {
+            bail!(
+                "the native build of {} finished but {} is missing (see {})",
+                plan.id,
+                binary.display(),
+                n.log_dir.display()
+            );
         }
-
-        fs::create_dir_all(&plan.build_dir)?;
-        if let Some(configure) = &plan.configure {
-            let stage = self.progress.stage(format!("{}: configure", plan.id));
-            configure
-                .run(&plan.log_dir.join("configure.log"))
-                .with_context(|| format!("configuring {}", plan.id))?;
-            stage.done("done");
-        }
-        fs::write(plan.work_dir.join(TREE_STAMP), &plan.tree_stamp)?;
-        Ok(())
+        Ok(binary.clone())
     }
 }
 
-/// The shim library, built with the `cc` crate for wasm32-wasip1.
-fn compile_shims(plan: &BuildPlan) -> Result<()> {
-    fs::create_dir_all(&plan.shim_dir)?;
-    let tc = &plan.toolchain;
+/// One run of a plan's steps.
+struct Exec<'a, 'b> {
+    b: &'a Builder<'b>,
+    plan: &'a BuildPlan,
+    /// Set by the fetch step, read by unpack.
+    archive: Option<PathBuf>,
+    posts: usize,
+}
+
+impl Exec<'_, '_> {
+    fn log(&self, name: &str) -> PathBuf {
+        self.plan.dirs.log.join(name)
+    }
+
+    fn step(&mut self, step: &Step) -> Result<()> {
+        let plan = self.plan;
+        let id = &plan.id;
+        let progress = self.b.progress;
+        match step {
+            Step::Dep(_) => {}
+            Step::Fetch { artifact } => {
+                let stage = progress.stage(format!("{id}: fetch {}", artifact.file));
+                let p = self.b.fetcher()?.fetch(artifact)?;
+                stage.done(&p.display().to_string());
+                self.archive = Some(p);
+            }
+            Step::Unpack { into, strip } => {
+                let stage = progress.stage(format!("{id}: unpack"));
+                self.clean_work_dir()?;
+                self.unpack(into, *strip)?;
+                stage.done(&into.display().to_string());
+            }
+            Step::Patch { tree, series } => {
+                let stage = progress.stage(format!("{id}: patch"));
+                let paths: Vec<PathBuf> = series.iter().map(|p| p.path.clone()).collect();
+                crate::source::apply_patches(tree, &paths, &plan.dirs.log)?;
+                stage.done(&format!("{} patches", paths.len()));
+            }
+            Step::Shims {
+                files,
+                includes,
+                cflags,
+                out_dir,
+            } => {
+                let stage = progress.stage(format!("{id}: compile shims"));
+                compile_shims(&plan.toolchain, files, includes, cflags, out_dir)?;
+                stage.done(&format!("{} files", files.len()));
+            }
+            Step::Native(n) => {
+                crate::native::build(n, &self.b.fetcher()?, progress, id)?;
+            }
+            Step::Configure(c) => {
+                fs::create_dir_all(&plan.dirs.build)?;
+                let stage = progress.stage(format!("{id}: configure"));
+                c.run(&self.log("configure.log")).with_context(|| format!("configuring {id}"))?;
+                stage.done("done");
+            }
+            Step::Make(c) => {
+                fs::create_dir_all(&plan.dirs.build)?;
+                let stage = progress.stage(format!("{id}: make -j{}", plan.jobs));
+                c.run(&self.log("make.log")).with_context(|| format!("building {id}"))?;
+                stage.done("done");
+            }
+            Step::Install { cmd, dest } => {
+                let stage = progress.stage(format!("{id}: make install (staged)"));
+                let _ = fs::remove_dir_all(dest);
+                cmd.run(&self.log("install.log")).with_context(|| format!("installing {id}"))?;
+                stage.done(&format!("-> {}", dest.display()));
+            }
+            Step::Tool(t) => {
+                crate::tools::ensure(self.b.layout, t, self.b.config.offline)?;
+            }
+            Step::Post { name, cmd } => {
+                let stage = progress.stage(format!("{id}: {name}"));
+                let log = self.log(&format!("post-{}.log", self.posts));
+                self.posts += 1;
+                cmd.run(&log).with_context(|| format!("{id}: {name}"))?;
+                stage.done("done");
+            }
+            Step::Collect { outputs, prune, into } => {
+                let stage = progress.stage(format!("{id}: collect outputs"));
+                let tmp_out = into.with_extension("partial");
+                let _ = fs::remove_dir_all(&tmp_out);
+                for (src, to) in outputs {
+                    if !src.exists() {
+                        bail!(
+                            "{id}: the build did not produce {} (see {})",
+                            src.display(),
+                            self.log("make.log").display()
+                        );
+                    }
+                    let dst = tmp_out.join(to);
+                    fs::create_dir_all(dst.parent().expect("output has a parent"))?;
+                    copy_tree(src, &dst)?;
+                }
+                for p in prune {
+                    crate::fsutil::remove_any(&tmp_out.join(p))?;
+                }
+                fs::write(tmp_out.join(OUT_STAMP), &plan.out_stamp)?;
+                replace_dir_with_move(&tmp_out, into)?;
+                stage.done(&format!("-> {}", into.display()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Start from a fresh tree, keeping native builds (each checks its own
+    /// stamp before it is reused).
+    fn clean_work_dir(&self) -> Result<()> {
+        let plan = self.plan;
+        let keep: Vec<PathBuf> = plan
+            .tree_native()
+            .map(|n| n.dir.clone())
+            .into_iter()
+            .chain(
+                plan.native_side
+                    .iter()
+                    .filter_map(|(n, _)| n.private_src.as_ref().and_then(|p| p.dir.parent().map(Path::to_path_buf))),
+            )
+            .collect();
+        if plan.dirs.work.exists() {
+            for e in fs::read_dir(&plan.dirs.work)? {
+                let p = e?.path();
+                if !keep.contains(&p) {
+                    crate::fsutil::remove_any(&p).with_context(|| format!("removing stale {}", p.display()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn unpack(&mut self, into: &Path, strip: usize) -> Result<()> {
+        let archive = match &self.archive {
+            Some(a) => a.clone(),
+            None => self.b.fetcher()?.fetch(&self.plan.source)?,
+        };
+        crate::source::unpack(&archive, into, strip)
+    }
+}
+
+/// The shim library, built with the `cc` crate for wasm32-wasip1 from the
+/// plan's resolved flags.
+fn compile_shims(tc: &ToolchainView, files: &[PathBuf], includes: &[PathBuf], cflags: &[String], out_dir: &Path) -> Result<()> {
+    fs::create_dir_all(out_dir)?;
     let mut words = tc.cc.split_whitespace();
     let clang = words.next().context("empty CC")?;
     let mut b = cc::Build::new();
@@ -262,71 +339,20 @@ fn compile_shims(plan: &BuildPlan) -> Result<()> {
         .host(&host_key())
         .opt_level(2)
         .debug(false)
-        .out_dir(&plan.shim_dir)
+        .out_dir(out_dir)
         .cargo_metadata(false)
         .cargo_warnings(false)
         .cargo_debug(false)
         .cargo_output(false)
         .warnings(false);
-    for w in words {
+    for w in words.chain(cflags.iter().map(String::as_str)) {
         b.flag(w);
     }
-    for f in tc.cflags.iter().chain(&plan.recipe.build.cflags) {
-        b.flag(f);
-    }
-    for inc in &plan.shim_includes {
-        b.include(inc);
-    }
-    for h in &plan.force_include {
-        b.flag("-include").flag(h.display().to_string());
-    }
-    b.files(&plan.shims);
+    // Include dirs are in the resolved flags already; they are listed so
+    // the step shows them.
+    debug_assert!(includes.iter().all(|i| cflags.iter().any(|f| f == &format!("-I{}", i.display()))));
+    b.files(files);
     b.try_compile("kiln_shims")
-        .map_err(|e| anyhow::anyhow!("compiling shims {:?}: {e}", plan.shims))?;
-    Ok(())
-}
-
-fn replace_dir_with_move(from: &Path, to: &Path) -> Result<()> {
-    if to.exists() {
-        fs::remove_dir_all(to).with_context(|| format!("removing {}", to.display()))?;
-    }
-    if let Some(p) = to.parent() {
-        fs::create_dir_all(p)?;
-    }
-    fs::rename(from, to).with_context(|| format!("moving {} to {}", from.display(), to.display()))
-}
-
-fn replace_dir_with_copy(from: &Path, to: &Path) -> Result<()> {
-    let tmp = to.with_extension("partial");
-    let _ = fs::remove_dir_all(&tmp);
-    copy_tree(from, &tmp)?;
-    replace_dir_with_move(&tmp, to)
-}
-
-/// Copy a file or a directory tree (symlinks copied as links).
-pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(from).with_context(|| format!("reading {}", from.display()))?;
-    if meta.is_file() {
-        if let Some(p) = to.parent() {
-            fs::create_dir_all(p)?;
-        }
-        fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
-        return Ok(());
-    }
-    for e in walkdir::WalkDir::new(from) {
-        let e = e?;
-        let rel = e.path().strip_prefix(from).expect("walk stays under root");
-        let dst = to.join(rel);
-        let ft = e.file_type();
-        if ft.is_dir() {
-            fs::create_dir_all(&dst)?;
-        } else if ft.is_symlink() {
-            let target = fs::read_link(e.path())?;
-            let _ = fs::remove_file(&dst);
-            std::os::unix::fs::symlink(target, &dst)?;
-        } else {
-            fs::copy(e.path(), &dst).with_context(|| format!("copying {}", e.path().display()))?;
-        }
-    }
+        .map_err(|e| anyhow::anyhow!("compiling shims {files:?}: {e}"))?;
     Ok(())
 }

@@ -20,6 +20,7 @@ use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
+use crate::config::Config;
 use crate::layout::Layout;
 use crate::progress::Progress;
 use crate::recipe::{Artifact, DebianFile};
@@ -73,7 +74,7 @@ enum Attempt {
 }
 
 impl Fetcher {
-    pub fn new(layout: &Layout, progress: Progress, offline: bool) -> Result<Fetcher> {
+    pub fn new(layout: &Layout, progress: Progress, config: &Config) -> Result<Fetcher> {
         let client = Client::builder()
             .connect_timeout(Duration::from_secs(15))
             // Whole-transfer cap; an interrupted transfer resumes.
@@ -84,12 +85,12 @@ impl Fetcher {
         Ok(Fetcher {
             cache: layout.source_cache(),
             progress,
-            offline,
+            offline: config.offline,
             client,
-            mirrors: env_list("KILN_MIRRORS"),
-            debian_mirrors: match std::env::var("KILN_DEBIAN_MIRRORS") {
-                Ok(v) => v.split_whitespace().map(String::from).collect(),
-                Err(_) => apt_mirrors(Path::new("/etc/apt")),
+            mirrors: config.mirrors.clone(),
+            debian_mirrors: match &config.debian_mirrors {
+                Some(v) => v.clone(),
+                None => apt_mirrors(Path::new("/etc/apt")),
             },
             attempts: 4,
             backoff: Duration::from_millis(500),
@@ -152,13 +153,7 @@ impl Fetcher {
         // shares it, so concurrent fetchers never download twice.
         fs::create_dir_all(&self.cache).with_context(|| format!("creating {}", self.cache.display()))?;
         let lock_path = self.cache.join(format!("{}.lock", artifact.sha256));
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening lock {}", lock_path.display()))?;
-        lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+        let _lock = crate::fsutil::FileLock::acquire(&lock_path, || {})?;
         for a in &acc {
             if let Some(p) = self.cached(a.sha256, a.file) {
                 return Ok(p);
@@ -303,12 +298,6 @@ enum Transfer {
     Missing(StatusCode),
 }
 
-fn env_list(var: &str) -> Vec<String> {
-    std::env::var(var)
-        .map(|v| v.split([' ', ',', '\n']).filter(|s| !s.is_empty()).map(String::from).collect())
-        .unwrap_or_default()
-}
-
 /// Debian archive roots named in the machine's apt sources (one-line
 /// `.list` and deb822 `.sources` files), in file order, deduplicated.
 /// Only read, never written.
@@ -382,16 +371,4 @@ pub fn parse_apt_sources(text: &str, deb822: bool) -> Vec<String> {
     }
     out.retain(|u| u.starts_with("http://") || u.starts_with("https://"));
     out
-}
-
-/// sha256 of a file, hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex::encode(h.finalize()))
-}
-
-pub fn sha256_bytes(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }

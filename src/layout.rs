@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::config::Config;
+
 /// All paths kiln reads or writes. Built once and passed down.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -18,20 +20,18 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// `repo` is the checkout root. The cache is `$KILN_CACHE_DIR`, else the
-    /// platform cache dir (`~/.cache/kiln` on Linux).
-    pub fn new(repo: impl Into<PathBuf>) -> Result<Layout> {
+    /// `repo` is the checkout root. The cache is the configured one
+    /// (`KILN_CACHE_DIR`), else the platform cache dir (`~/.cache/kiln` on
+    /// Linux); the work dir likewise (`KILN_TARGET_DIR`, else `target/kiln`).
+    pub fn new(repo: impl Into<PathBuf>, config: &Config) -> Result<Layout> {
         let repo = repo.into();
-        let cache = match std::env::var_os("KILN_CACHE_DIR") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => dirs::cache_dir()
+        let cache = match &config.cache_dir {
+            Some(dir) => dir.clone(),
+            None => dirs::cache_dir()
                 .context("no user cache directory (set KILN_CACHE_DIR)")?
                 .join("kiln"),
         };
-        let work = match std::env::var_os("KILN_TARGET_DIR") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => repo.join("target").join("kiln"),
-        };
+        let work = config.target_dir.clone().unwrap_or_else(|| repo.join("target").join("kiln"));
         Ok(Layout { repo, work, cache })
     }
 
@@ -78,6 +78,14 @@ impl Layout {
     }
     pub fn out_root(&self) -> PathBuf {
         self.work.join("out")
+    }
+    /// Per-id build locks.
+    pub fn locks(&self) -> PathBuf {
+        self.work.join("locks")
+    }
+    /// Expected failures of a recipe's suite: `tests/baseline/<name>.toml`.
+    pub fn baseline(&self, recipe: &str) -> PathBuf {
+        self.repo.join("tests").join("baseline").join(format!("{recipe}.toml"))
     }
 }
 

@@ -8,12 +8,16 @@
 pub mod bench;
 pub mod build;
 pub mod cmd;
+pub mod config;
 pub mod conformance;
 pub mod fetch;
+pub mod fsutil;
 pub mod layout;
+pub mod native;
 pub mod plan;
 pub mod postprocess;
 pub mod progress;
+pub mod project;
 pub mod recipe;
 pub mod release;
 pub mod runtime;

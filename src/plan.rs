@@ -1,7 +1,12 @@
 //! Plan, then execute: a recipe, a flavour and a toolchain resolve into a
-//! [`BuildPlan`] — concrete paths, commands, environment and content stamps
-//! — before anything runs. `--dry-run` prints it; most tests inspect it
-//! without a toolchain.
+//! [`BuildPlan`] — a list of typed [`Step`]s carrying their resolved
+//! inputs (commands, flags, environment, paths) plus content stamps —
+//! before anything runs. `--dry-run` prints the same list the executor
+//! (`build.rs`) runs; most tests inspect it without a toolchain.
+//!
+//! Planning happens in small stages: [`Vars`] (placeholders), [`Flags`]
+//! (compile/link flags and the configure environment), the cross steps,
+//! the native builds (`native.rs`), then the stamps.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,13 +15,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use crate::cmd::Cmd;
-use crate::fetch::{sha256_bytes, sha256_file};
+use crate::fsutil::{sha256_bytes, sha256_file};
 use crate::layout::Layout;
-use crate::recipe::{Artifact, Recipe};
+use crate::native::{NativePlan, NativeToolchain};
+use crate::recipe::{Artifact, BuildSystem, Kind, Recipe, Tool};
 use crate::toolchain::{Toolchain, TARGET};
 
-/// What the build needs to know about the toolchain. A real [`Toolchain`]
-/// or a placeholder for planning without one.
+/// What the build needs to know about the wasm toolchain. A real
+/// [`Toolchain`] or a placeholder for planning without one.
 #[derive(Debug, Clone)]
 pub struct ToolchainView {
     pub cc: String,
@@ -28,10 +34,12 @@ pub struct ToolchainView {
     pub fingerprint: String,
     /// Provider and compiler version, without machine paths.
     pub version_line: String,
+    /// The build machine's compiler, for native steps.
+    pub native: NativeToolchain,
 }
 
 impl ToolchainView {
-    pub fn of(tc: &Toolchain) -> ToolchainView {
+    pub fn of(tc: &Toolchain, native: NativeToolchain) -> ToolchainView {
         ToolchainView {
             cc: tc.cc(),
             ar: tc.ar.display().to_string(),
@@ -41,20 +49,23 @@ impl ToolchainView {
             ldflags: tc.ldflags.clone(),
             fingerprint: tc.fingerprint(),
             version_line: format!("{} / {}", tc.provider.kind(), tc.clang_version().unwrap_or_default()),
+            native,
         }
     }
 
-    /// Stand-in used when planning without resolving a toolchain.
-    pub fn placeholder() -> ToolchainView {
+    /// Stand-in used when planning without resolving a toolchain. The
+    /// flags are the toolchain recipe's, which every provider uses.
+    pub fn placeholder(recipe: &crate::recipe::ToolchainRecipe) -> ToolchainView {
         ToolchainView {
             cc: format!("$CLANG --target={TARGET} --sysroot=$SYSROOT"),
             ar: "$AR".into(),
             ranlib: "$RANLIB".into(),
             nm: "$NM".into(),
-            cflags: vec![],
-            ldflags: vec![],
+            cflags: recipe.cflags.clone(),
+            ldflags: recipe.ldflags.clone(),
             fingerprint: "unresolved".into(),
             version_line: "unresolved".into(),
+            native: NativeToolchain::placeholder(),
         }
     }
 }
@@ -65,18 +76,168 @@ pub struct Patch {
     pub sha256: String,
 }
 
+/// The directories of one build, all under `target/kiln/`.
 #[derive(Debug, Clone)]
-pub struct NativePlan {
-    pub dir: PathBuf,
-    pub configure: Cmd,
-    pub make: Cmd,
-    pub stamp: String,
+pub struct Dirs {
+    /// `build/<id>/`: holds `src/`, `native/`, `cross/`, `dest/`, `shims/`.
+    pub work: PathBuf,
+    pub src: PathBuf,
+    /// Where the cross build's configure and make run.
+    pub build: PathBuf,
+    /// The recipe's `[native]` build (`{native}`).
+    pub native: PathBuf,
+    /// Install staging (`DESTDIR`, `{dest}`).
+    pub dest: PathBuf,
+    pub shims: PathBuf,
+    /// `out/<id>/`.
+    pub out: PathBuf,
+    /// `logs/<id>/`.
+    pub log: PathBuf,
 }
 
+/// Compile and link flags and the build environment, resolved once here
+/// and read by every consumer (configure, make, the shim compile, the
+/// release's build-info).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub cflags: Vec<String>,
+    pub ldflags: Vec<String>,
+    pub libs: Vec<String>,
+    /// Configure arguments from the recipe and the flavour (after the
+    /// `--host`/`--build`/`--prefix` kiln adds).
+    pub configure: Vec<String>,
+    /// The environment configure and make run with.
+    pub env: BTreeMap<String, String>,
+}
+
+/// One typed step of a build, with its resolved inputs.
 #[derive(Debug, Clone)]
-pub struct PostStep {
-    pub name: String,
-    pub cmd: Cmd,
+pub enum Step {
+    /// A library recipe this build links against, built first.
+    Dep(Box<BuildPlan>),
+    /// The pinned source archive (or an accepted alternate).
+    Fetch {
+        artifact: Artifact,
+    },
+    /// Unpack into a fresh source tree.
+    Unpack {
+        into: PathBuf,
+        strip: usize,
+    },
+    /// The patch series, checked whole before anything changes.
+    Patch {
+        tree: PathBuf,
+        series: Vec<Patch>,
+    },
+    /// kiln's shim library, compiled with the `cc` crate.
+    Shims {
+        files: Vec<PathBuf>,
+        includes: Vec<PathBuf>,
+        cflags: Vec<String>,
+        out_dir: PathBuf,
+    },
+    /// A build for the build machine from the same tree (baseruby, build python).
+    Native(Box<NativePlan>),
+    Configure(Cmd),
+    Make(Cmd),
+    /// Staged install (`DESTDIR`).
+    Install {
+        cmd: Cmd,
+        dest: PathBuf,
+    },
+    /// A build-machine tool fetched by pinned checksum (binaryen).
+    Tool(Tool),
+    /// A recipe post stage (Asyncify, pruning bytecode, …).
+    Post {
+        name: String,
+        cmd: Cmd,
+    },
+    /// Copy outputs into `out/<id>/`, drop what cannot work on WASI.
+    Collect {
+        outputs: BTreeMap<PathBuf, String>,
+        prune: Vec<String>,
+        into: PathBuf,
+    },
+}
+
+/// Which stamp covers a step: steps up to configure shape the configured
+/// tree; the rest shape the outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Deps,
+    Tree,
+    Outputs,
+}
+
+impl Step {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Dep(_) => "dep",
+            Step::Fetch { .. } => "fetch",
+            Step::Unpack { .. } => "unpack",
+            Step::Patch { .. } => "patch",
+            Step::Shims { .. } => "shims",
+            Step::Native(_) => "native",
+            Step::Configure(_) => "configure",
+            Step::Make(_) => "make",
+            Step::Install { .. } => "install",
+            Step::Tool(_) => "tool",
+            Step::Post { .. } => "post",
+            Step::Collect { .. } => "collect",
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self {
+            Step::Dep(_) => Phase::Deps,
+            Step::Fetch { .. } | Step::Unpack { .. } | Step::Patch { .. } | Step::Shims { .. } | Step::Native(_) | Step::Configure(_) => {
+                Phase::Tree
+            }
+            Step::Make(_) | Step::Install { .. } | Step::Tool(_) | Step::Post { .. } | Step::Collect { .. } => Phase::Outputs,
+        }
+    }
+
+    /// One or more lines for `--dry-run`.
+    fn render(&self) -> String {
+        match self {
+            Step::Dep(d) => format!("{} (-> {}, stamp {})", d.id, d.dirs.out.display(), &d.out_stamp[..16]),
+            Step::Fetch { artifact } => {
+                let mut s = format!("{} sha256 {}", artifact.file, artifact.sha256);
+                for alt in &artifact.alternates {
+                    let _ = write!(s, "\n                or {} sha256 {} ({})", alt.file, alt.sha256, alt.note);
+                }
+                s
+            }
+            Step::Unpack { into, strip } => format!("into {} (strip {strip})", into.display()),
+            Step::Patch { series, .. } if series.is_empty() => "(no patches)".into(),
+            Step::Patch { series, .. } => series
+                .iter()
+                .map(|p| p.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join("\n                "),
+            Step::Shims { files, out_dir, .. } => format!(
+                "cc {} -> {}/libkiln_shims.a",
+                files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(" "),
+                out_dir.display()
+            ),
+            Step::Native(n) => n.render(),
+            Step::Configure(c) | Step::Make(c) => c.display(),
+            Step::Install { cmd, .. } => cmd.display(),
+            Step::Tool(t) => format!("{} (npm {}, sha256 {})", t.name, t.npm, t.sha256),
+            Step::Post { name, cmd } => format!("{name}\n                {}", cmd.display()),
+            Step::Collect { outputs, prune, into } => {
+                let mut s = outputs
+                    .iter()
+                    .map(|(from, to)| format!("{} -> {}", from.display(), into.join(to).display()))
+                    .collect::<Vec<_>>()
+                    .join("\n                ");
+                if !prune.is_empty() {
+                    let _ = write!(s, "\n                prune {}", prune.join(", "));
+                }
+                s
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -87,30 +248,17 @@ pub struct BuildPlan {
     pub id: String,
     pub source: Artifact,
     pub patches: Vec<Patch>,
-    /// Library plans this one links against, built first.
-    pub deps: Vec<BuildPlan>,
-    /// Shim C files (absolute) and their include dirs / forced headers.
-    pub shims: Vec<PathBuf>,
-    pub shim_includes: Vec<PathBuf>,
-    pub force_include: Vec<PathBuf>,
-    /// `target/kiln/build/<id>/`: holds `src/`, `native/`, `cross/`, `dest/`.
-    pub work_dir: PathBuf,
-    pub src_dir: PathBuf,
-    /// Where the cross build's configure and make run.
-    pub build_dir: PathBuf,
-    pub dest_dir: PathBuf,
-    pub shim_dir: PathBuf,
-    /// `target/kiln/out/<id>/`.
-    pub out_dir: PathBuf,
-    pub log_dir: PathBuf,
-    pub native: Option<NativePlan>,
-    pub configure: Option<Cmd>,
-    pub make: Cmd,
-    pub install: Option<Cmd>,
-    pub post: Vec<PostStep>,
-    /// Absolute build path → output path (relative to `out_dir`).
-    pub outputs: BTreeMap<PathBuf, String>,
-    pub prune: Vec<String>,
+    pub dirs: Dirs,
+    pub flags: Flags,
+    /// What runs, in order.
+    pub steps: Vec<Step>,
+    /// The native interpreter of the same tarball that `bench` and
+    /// `test --native` compare against (the recipe's `[native]` build, or
+    /// a separate one from `[bench] native_configure`), and its binary.
+    pub native_side: Option<(NativePlan, PathBuf)>,
+    /// Machine paths → the names build outputs use for them
+    /// (`-ffile-prefix-map`), longest first.
+    pub path_map: Vec<(PathBuf, String)>,
     /// Stamp of everything that shapes the configured tree.
     pub tree_stamp: String,
     /// Stamp of everything that shapes the outputs.
@@ -148,11 +296,12 @@ pub fn build_triple() -> String {
     }
 }
 
-fn stamp(parts: &[&str]) -> String {
+pub(crate) fn stamp(parts: &[&str]) -> String {
     sha256_bytes(parts.join("\u{1}").as_bytes())
 }
 
-/// Placeholder substitution (see `recipe::Native` for the list).
+/// Placeholder substitution (see `recipe::Native` for the list). An
+/// unknown `{name}` is an error naming the recipe and the known ones.
 #[derive(Debug, Clone, Default)]
 pub struct Vars(BTreeMap<String, String>);
 
@@ -200,7 +349,8 @@ pub fn plan(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOpti
     plan_inner(layout, recipe, tc, opts, &mut Vec::new())
 }
 
-fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOptions, stack: &mut Vec<String>) -> Result<BuildPlan> {
+/// Library recipes this one links against, planned recursively.
+fn plan_deps(layout: &Layout, recipe: &Recipe, tc: &ToolchainView, opts: &PlanOptions, stack: &mut Vec<String>) -> Result<Vec<BuildPlan>> {
     if stack.contains(&recipe.name) {
         bail!("dependency cycle: {} -> {}", stack.join(" -> "), recipe.name);
     }
@@ -208,104 +358,109 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     let mut deps = Vec::new();
     for d in &recipe.deps {
         let dr = crate::recipe::find(&layout.recipes(), d)?;
-        if dr.kind != crate::recipe::Kind::Library {
+        if dr.kind != Kind::Library {
             bail!("recipe {}: dependency {d} is not a library recipe", recipe.name);
         }
-        deps.push(plan_inner(
-            layout,
-            &dr,
-            tc.clone(),
-            &PlanOptions {
-                flavor: None,
-                jobs: opts.jobs,
-            },
-            stack,
-        )?);
+        let o = PlanOptions {
+            flavor: None,
+            jobs: opts.jobs,
+        };
+        deps.push(plan_inner(layout, &dr, tc.clone(), &o, stack)?);
     }
     stack.pop();
+    Ok(deps)
+}
 
-    let (flavor, fl) = recipe.flavor(opts.flavor.as_deref())?;
-    let flavor = flavor.to_string();
-    let id = recipe.id(&flavor);
-    let series = layout.patches().join(&recipe.name).join(&recipe.series);
-    let mut patches = Vec::new();
-    for p in crate::source::patch_series(&series)? {
-        let sha256 = sha256_file(&p)?;
-        patches.push(Patch { path: p, sha256 });
+fn dirs(layout: &Layout, recipe: &Recipe, id: &str) -> Dirs {
+    let work = layout.build_root().join(id);
+    let src = work.join("src");
+    Dirs {
+        build: if recipe.build.out_of_tree {
+            work.join("cross")
+        } else {
+            src.clone()
+        },
+        native: work.join("native"),
+        dest: work.join("dest"),
+        shims: work.join("shims"),
+        out: layout.out_root().join(id),
+        log: layout.logs().join(id),
+        src,
+        work,
     }
-    let shims_root = layout.shims();
-    let resolve = |rel: &String| -> Result<PathBuf> {
-        let p = shims_root.join(rel);
-        if !p.exists() {
-            bail!("recipe {}: shim {} does not exist", recipe.name, p.display());
-        }
-        Ok(p)
-    };
-    let shims = recipe.build.shims.iter().map(resolve).collect::<Result<Vec<_>>>()?;
-    let shim_includes = recipe.build.shim_include.iter().map(resolve).collect::<Result<Vec<_>>>()?;
-    let force_include = recipe.build.force_include.iter().map(resolve).collect::<Result<Vec<_>>>()?;
+}
 
-    let work_dir = layout.build_root().join(&id);
-    let src_dir = work_dir.join("src");
-    let build_dir = if recipe.build.out_of_tree {
-        work_dir.join("cross")
-    } else {
-        src_dir.clone()
-    };
-    let native_dir = work_dir.join("native");
-    let dest_dir = work_dir.join("dest");
-    let shim_dir = work_dir.join("shims");
-    let out_dir = layout.out_root().join(&id);
-    let log_dir = layout.logs().join(&id);
-    let prefix = "/usr/local";
-
-    let mut vars = Vars::default();
-    vars.set("src", src_dir.display().to_string());
-    vars.set("build", build_dir.display().to_string());
-    vars.set("native", native_dir.display().to_string());
-    vars.set("dest", dest_dir.display().to_string());
-    vars.set("prefix", prefix);
-    vars.set("jobs", opts.jobs.to_string());
-    vars.set("cc", tc.cc.clone());
-    vars.set("ar", tc.ar.clone());
-    vars.set("ranlib", tc.ranlib.clone());
-    for d in &deps {
-        vars.set(&format!("dep:{}", d.recipe.name), d.out_dir.display().to_string());
+fn vars(layout: &Layout, recipe: &Recipe, d: &Dirs, tc: &ToolchainView, deps: &[BuildPlan], jobs: usize) -> Vars {
+    let mut v = Vars::default();
+    v.set("src", d.src.display().to_string());
+    v.set("build", d.build.display().to_string());
+    v.set("native", d.native.display().to_string());
+    v.set("dest", d.dest.display().to_string());
+    v.set("prefix", "/usr/local");
+    v.set("jobs", jobs.to_string());
+    v.set("cc", tc.cc.clone());
+    v.set("ar", tc.ar.clone());
+    v.set("ranlib", tc.ranlib.clone());
+    for dep in deps {
+        v.set(&format!("dep:{}", dep.recipe.name), dep.dirs.out.display().to_string());
     }
     for t in &recipe.tools {
-        vars.set(&format!("tool:{}", t.name), crate::tools::root(layout, t).display().to_string());
+        v.set(&format!("tool:{}", t.name), crate::tools::root(layout, t).display().to_string());
     }
-    let name = recipe.name.as_str();
+    v
+}
 
-    let mut cflags: Vec<String> = if recipe.build.toolchain_cflags {
-        tc.cflags.clone()
-    } else {
-        Vec::new()
-    };
-    cflags.extend(vars.subst_all(name, &recipe.build.cflags)?);
+/// Machine paths and the stable names the outputs see instead.
+fn path_map(layout: &Layout, d: &Dirs, id: &str) -> Vec<(PathBuf, String)> {
+    let mut m = vec![
+        (d.work.clone(), format!("/kiln/{id}")),
+        (layout.repo.clone(), "/kiln/repo".into()),
+        (layout.cache.clone(), "/kiln/cache".into()),
+        (layout.work.clone(), "/kiln/target".into()),
+    ];
+    m.sort_by_key(|(p, _)| std::cmp::Reverse(p.as_os_str().len()));
+    m
+}
+
+#[allow(clippy::too_many_arguments)]
+fn flags(
+    id: &str,
+    recipe: &Recipe,
+    flavor_configure: &[String],
+    vars: &mut Vars,
+    tc: &ToolchainView,
+    d: &Dirs,
+    deps: &[BuildPlan],
+    shims: &Shims,
+    layout: &Layout,
+) -> Result<Flags> {
+    let name = recipe.name.as_str();
+    let b = &recipe.build;
+    let mut cflags: Vec<String> = if b.toolchain_cflags { tc.cflags.clone() } else { Vec::new() };
+    cflags.extend(vars.subst_all(name, &b.cflags)?);
     // Reproducible across checkouts and machines: no build paths in the
     // output (__FILE__, debug info).
-    cflags.push(format!("-ffile-prefix-map={}=/kiln/{id}", work_dir.display()));
+    cflags.push(format!("-ffile-prefix-map={}=/kiln/{}", d.work.display(), id));
     cflags.push(format!("-ffile-prefix-map={}=/kiln/repo", layout.repo.display()));
     cflags.push(format!("-ffile-prefix-map={}=/kiln/cache", layout.cache.display()));
-    for inc in &shim_includes {
+    for inc in &shims.includes {
         cflags.push(format!("-I{}", inc.display()));
     }
-    for d in &deps {
-        cflags.push(format!("-I{}", d.out_dir.join("include").display()));
+    for dep in deps {
+        cflags.push(format!("-I{}", dep.dirs.out.join("include").display()));
     }
-    for h in &force_include {
+    for h in &shims.force_include {
         cflags.push("-include".into());
         cflags.push(h.display().to_string());
     }
     let mut ldflags = tc.ldflags.clone();
-    ldflags.extend(vars.subst_all(name, &recipe.build.ldflags)?);
-    for d in &deps {
-        ldflags.push(format!("-L{}", d.out_dir.join("lib").display()));
+    ldflags.extend(vars.subst_all(name, &b.ldflags)?);
+    for dep in deps {
+        ldflags.push(format!("-L{}", dep.dirs.out.join("lib").display()));
     }
-    let mut libs = vars.subst_all(name, &recipe.build.libs)?;
-    if !shims.is_empty() {
-        ldflags.push(format!("-L{}", shim_dir.display()));
+    let mut libs = vars.subst_all(name, &b.libs)?;
+    if !shims.files.is_empty() {
+        ldflags.push(format!("-L{}", d.shims.display()));
         libs.insert(0, "-lkiln_shims".into());
     }
     vars.set("cflags", cflags.join(" "));
@@ -319,135 +474,158 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     env.insert("CFLAGS".into(), cflags.join(" "));
     env.insert("LDFLAGS".into(), ldflags.join(" "));
     env.insert("LIBS".into(), libs.join(" "));
-    env.insert("SOURCE_DATE_EPOCH".into(), "1700000000".into());
-    for (k, v) in &recipe.build.env {
+    env.insert("SOURCE_DATE_EPOCH".into(), crate::config::DEFAULT_EPOCH.to_string());
+    for (k, v) in &b.env {
         env.insert(k.clone(), vars.subst(name, v)?);
     }
-    let configure_path = |dir: &Path| -> String {
-        if dir == src_dir {
-            "./configure".into()
-        } else {
-            "../src/configure".into()
-        }
+    let mut configure = vars.subst_all(name, &b.configure)?;
+    configure.extend(vars.subst_all(name, flavor_configure)?);
+    Ok(Flags {
+        cflags,
+        ldflags,
+        libs,
+        configure,
+        env,
+    })
+}
+
+/// Shim sources, include dirs and force-included headers, resolved.
+struct Shims {
+    files: Vec<PathBuf>,
+    includes: Vec<PathBuf>,
+    force_include: Vec<PathBuf>,
+}
+
+fn shims(layout: &Layout, recipe: &Recipe) -> Result<Shims> {
+    let root = layout.shims();
+    let resolve = |v: &[String]| -> Result<Vec<PathBuf>> {
+        v.iter()
+            .map(|rel| {
+                let p = root.join(rel);
+                if !p.exists() {
+                    bail!("recipe {}: shim {} does not exist", recipe.name, p.display());
+                }
+                Ok(p)
+            })
+            .collect()
     };
-    let configure = match recipe.build.system.as_str() {
-        "autoconf" => Some(
-            Cmd::new(configure_path(&build_dir), &build_dir)
+    Ok(Shims {
+        files: resolve(&recipe.build.shims)?,
+        includes: resolve(&recipe.build.shim_include)?,
+        force_include: resolve(&recipe.build.force_include)?,
+    })
+}
+
+/// Content of the shim sources and headers, for the tree stamp.
+fn shim_text(s: &Shims) -> Result<String> {
+    let mut text = String::new();
+    for f in s.files.iter().chain(&s.force_include) {
+        text.push_str(&sha256_file(f)?);
+    }
+    for inc in &s.includes {
+        for e in walkdir::WalkDir::new(inc).sort_by_file_name() {
+            let e = e?;
+            if e.file_type().is_file() {
+                text.push_str(&sha256_file(e.path())?);
+            }
+        }
+    }
+    Ok(text)
+}
+
+fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOptions, stack: &mut Vec<String>) -> Result<BuildPlan> {
+    let deps = plan_deps(layout, recipe, &tc, opts, stack)?;
+    let (flavor, fl) = recipe.flavor(opts.flavor.as_deref())?;
+    let flavor = flavor.to_string();
+    let id = recipe.id(&flavor);
+    let name = recipe.name.as_str();
+    let series = layout.patches().join(&recipe.name).join(&recipe.series);
+    let patches = crate::source::patch_series(&series)?
+        .into_iter()
+        .map(|p| {
+            Ok(Patch {
+                sha256: sha256_file(&p)?,
+                path: p,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let sh = shims(layout, recipe)?;
+    let d = dirs(layout, recipe, &id);
+    let mut vars = vars(layout, recipe, &d, &tc, &deps, opts.jobs);
+    let flags = flags(&id, recipe, &fl.configure, &mut vars, &tc, &d, &deps, &sh, layout)?;
+
+    let configure = match recipe.build.system {
+        BuildSystem::Autoconf => Some(
+            Cmd::new(if d.build == d.src { "./configure" } else { "../src/configure" }, &d.build)
                 .arg(format!("--host={}", recipe.build.host.as_deref().unwrap_or(TARGET)))
                 .arg(format!("--build={}", build_triple()))
-                .arg(format!("--prefix={prefix}"))
-                .args(vars.subst_all(name, &recipe.build.configure)?)
-                .args(vars.subst_all(name, &fl.configure)?)
-                .envs(&env)
+                .arg("--prefix=/usr/local")
+                .args(&flags.configure)
+                .envs(&flags.env)
                 .env_remove("CPPFLAGS")
                 .env_remove("CXXFLAGS")
                 .env_remove("MAKEFLAGS"),
         ),
-        _ => None,
+        BuildSystem::Make => None,
     };
-    let make = Cmd::new("make", &build_dir)
+    let make_args = vars.subst_all(name, &recipe.build.make_args)?;
+    let make = Cmd::new("make", &d.build)
         .arg(format!("-j{}", opts.jobs))
         .args(&recipe.build.make_targets)
-        .args(vars.subst_all(name, &recipe.build.make_args)?)
-        .envs(&env)
+        .args(&make_args)
+        .envs(&flags.env)
         .env_remove("MAKEFLAGS");
     let install = (!recipe.build.install_targets.is_empty()).then(|| {
-        Ok::<_, anyhow::Error>(
-            Cmd::new("make", &build_dir)
-                .args(&recipe.build.install_targets)
-                .args(vars.subst_all(name, &recipe.build.make_args)?)
-                .arg(format!("DESTDIR={}", dest_dir.display()))
-                .envs(&env)
-                .env_remove("MAKEFLAGS"),
-        )
+        Cmd::new("make", &d.build)
+            .args(&recipe.build.install_targets)
+            .args(&make_args)
+            .arg(format!("DESTDIR={}", d.dest.display()))
+            .envs(&flags.env)
+            .env_remove("MAKEFLAGS")
     });
-    let install = install.transpose()?;
-
-    let native = match &recipe.native {
-        None => None,
-        Some(n) => {
-            let mut c = Cmd::new("../src/configure", &native_dir).args(vars.subst_all(name, &n.configure)?);
-            let mut m = Cmd::new("make", &native_dir).arg(format!("-j{}", opts.jobs)).args(&n.make_targets);
-            for k in [
-                "CC",
-                "CFLAGS",
-                "LDFLAGS",
-                "LIBS",
-                "CPPFLAGS",
-                "AR",
-                "RANLIB",
-                "NM",
-                "MAKEFLAGS",
-                "CONFIG_SITE",
-            ] {
-                c = c.env_remove(k);
-                m = m.env_remove(k);
-            }
-            for (k, v) in &n.env {
-                let v = vars.subst(name, v)?;
-                c = c.env(k, &v);
-                m = m.env(k, &v);
-            }
-            let stamp = stamp(&[
-                &recipe.source.artifact.sha256,
-                &c.display_without_paths(&[&work_dir]),
-                &m.display_without_paths(&[&work_dir]),
-            ]);
-            Some(NativePlan {
-                dir: native_dir.clone(),
-                configure: c,
-                make: m,
-                stamp,
-            })
-        }
-    };
+    let patch_text: Vec<&str> = patches.iter().map(|p| p.sha256.as_str()).collect();
+    let tree_native = recipe
+        .native
+        .as_ref()
+        .map(|n| crate::native::plan_tree(recipe, n, &d, &vars, &tc.native, &patches, opts.jobs))
+        .transpose()?;
+    let native_side = crate::native::plan_side(recipe, tree_native.as_ref(), &d, &tc.native, &patches, opts.jobs)?;
     let mut post = Vec::new();
     for p in &recipe.post {
         let argv = vars.subst_all(name, &p.command)?;
         let (prog, args) = argv
             .split_first()
             .ok_or_else(|| anyhow::anyhow!("recipe {name}: post step {:?} has an empty command", p.name))?;
-        let mut c = Cmd::new(prog, &build_dir).args(args);
+        let mut c = Cmd::new(prog, &d.build).args(args);
         for (k, v) in &p.env {
             c = c.env(k, vars.subst(name, v)?);
         }
-        post.push(PostStep {
-            name: p.name.clone(),
-            cmd: c,
-        });
+        post.push((p.name.clone(), c));
+    }
+    let mut outputs = BTreeMap::new();
+    for (from, to) in &recipe.build.outputs {
+        outputs.insert(d.build.join(vars.subst(name, from)?), to.clone());
     }
 
-    let mut shim_text = String::new();
-    for f in shims.iter().chain(&force_include) {
-        shim_text.push_str(&sha256_file(f)?);
-    }
-    for inc in &shim_includes {
-        for e in walkdir::WalkDir::new(inc).sort_by_file_name() {
-            let e = e?;
-            if e.file_type().is_file() {
-                shim_text.push_str(&sha256_file(e.path())?);
-            }
-        }
-    }
-    let patch_text: Vec<&str> = patches.iter().map(|p| p.sha256.as_str()).collect();
-    let dep_text: Vec<&str> = deps.iter().map(|d| d.out_stamp.as_str()).collect();
+    // Stamps: machine paths are stripped from commands first.
+    let dep_text: Vec<&str> = deps.iter().map(|x| x.out_stamp.as_str()).collect();
     let out_root = layout.out_root();
-    let strip = [work_dir.as_path(), layout.repo.as_path(), out_root.as_path()];
+    let strip = [d.work.as_path(), layout.repo.as_path(), out_root.as_path()];
+    let mut shim_part = shim_text(&sh)?;
+    if !sh.files.is_empty() {
+        // The shim library is compiled with the resolved flags.
+        let _ = write!(shim_part, "|{}", strip_paths(&flags.cflags.join(" "), &strip));
+    }
     let tree_stamp = stamp(&[
         &recipe.source.artifact.sha256,
         &patch_text.join(","),
         &configure.as_ref().map(|c| c.display_without_paths(&strip)).unwrap_or_default(),
         &tc.fingerprint,
-        &shim_text,
+        &shim_part,
         &dep_text.join(","),
-        &native.as_ref().map(|n| n.stamp.clone()).unwrap_or_default(),
+        &tree_native.as_ref().map(|n| n.stamp.clone()).unwrap_or_default(),
     ]);
-    let mut outputs = BTreeMap::new();
-    for (from, to) in &recipe.build.outputs {
-        let f = vars.subst(name, from)?;
-        outputs.insert(build_dir.join(f), to.clone());
-    }
-    let post_text: Vec<String> = post.iter().map(|p| p.cmd.display_without_paths(&strip)).collect();
+    let post_text: Vec<String> = post.iter().map(|(_, c)| c.display_without_paths(&strip)).collect();
     let out_stamp = stamp(&[
         &tree_stamp,
         &make.display_without_paths(&strip),
@@ -456,30 +634,57 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         &format!("{:?}", recipe.build.outputs),
         &recipe.build.prune.join(","),
     ]);
+
+    // The step list, in execution order.
+    let mut steps: Vec<Step> = deps.into_iter().map(|x| Step::Dep(Box::new(x))).collect();
+    steps.push(Step::Fetch {
+        artifact: recipe.source.artifact.clone(),
+    });
+    steps.push(Step::Unpack {
+        into: d.src.clone(),
+        strip: recipe.source.strip_components,
+    });
+    steps.push(Step::Patch {
+        tree: d.src.clone(),
+        series: patches.clone(),
+    });
+    if !sh.files.is_empty() {
+        steps.push(Step::Shims {
+            files: sh.files.clone(),
+            includes: sh.includes.clone(),
+            cflags: flags.cflags.clone(),
+            out_dir: d.shims.clone(),
+        });
+    }
+    if let Some(n) = tree_native {
+        steps.push(Step::Native(Box::new(n)));
+    }
+    if let Some(c) = configure {
+        steps.push(Step::Configure(c));
+    }
+    steps.push(Step::Make(make));
+    if let Some(cmd) = install {
+        steps.push(Step::Install { cmd, dest: d.dest.clone() });
+    }
+    steps.extend(recipe.tools.iter().cloned().map(Step::Tool));
+    steps.extend(post.into_iter().map(|(name, cmd)| Step::Post { name, cmd }));
+    steps.push(Step::Collect {
+        outputs,
+        prune: recipe.build.prune.clone(),
+        into: d.out.clone(),
+    });
+
     Ok(BuildPlan {
         recipe: recipe.clone(),
         flavor,
-        id,
         source: recipe.source.artifact.clone(),
         patches,
-        deps,
-        shims,
-        shim_includes,
-        force_include,
-        work_dir,
-        src_dir,
-        build_dir,
-        dest_dir,
-        shim_dir,
-        out_dir,
-        log_dir,
-        native,
-        configure,
-        make,
-        install,
-        post,
-        outputs,
-        prune: recipe.build.prune.clone(),
+        path_map: path_map(layout, &d, &id),
+        id,
+        dirs: d,
+        flags,
+        steps,
+        native_side,
         tree_stamp,
         out_stamp,
         jobs: opts.jobs,
@@ -487,61 +692,252 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     })
 }
 
+fn strip_paths(s: &str, paths: &[&Path]) -> String {
+    paths.iter().fold(s.to_string(), |s, p| s.replace(&p.display().to_string(), "@"))
+}
+
 impl BuildPlan {
     /// Path of the main module in the output tree.
     /// (For libraries, which have no module: the output tree.)
     pub fn module(&self) -> PathBuf {
         if self.recipe.run.module.is_empty() {
-            return self.out_dir.clone();
+            return self.dirs.out.clone();
         }
-        self.out_dir.join(&self.recipe.run.module)
+        self.dirs.out.join(&self.recipe.run.module)
     }
 
-    /// Human-readable steps (`--dry-run`).
+    /// The library plans this one links against.
+    pub fn deps(&self) -> impl Iterator<Item = &BuildPlan> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Dep(d) => Some(d.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// The recipe's `[native]` build, if its plan has one.
+    pub fn tree_native(&self) -> Option<&NativePlan> {
+        self.steps.iter().find_map(|s| match s {
+            Step::Native(n) => Some(n.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// `text` with machine paths replaced by the names the build maps
+    /// them to (what a release may state without leaking a checkout).
+    pub fn portable(&self, text: &str) -> String {
+        self.path_map
+            .iter()
+            .fold(text.to_string(), |t, (p, name)| t.replace(&p.display().to_string(), name))
+    }
+
+    /// The numbered step list (`--dry-run`): exactly what the executor runs.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "plan for {} (flavour {})", self.id, self.flavor);
-        let _ = writeln!(s, "  1. fetch   {} sha256 {}", self.source.file, self.source.sha256);
-        for alt in &self.source.alternates {
-            let _ = writeln!(s, "             or {} sha256 {} ({})", alt.file, alt.sha256, alt.note);
+        let _ = writeln!(s, "plan for {} (flavour {}, target {TARGET})", self.id, self.flavor);
+        for (i, step) in self.steps.iter().enumerate() {
+            let _ = writeln!(s, "  {:>2}. {:<10} {}", i + 1, step.kind(), step.render());
         }
-        let _ = writeln!(s, "  2. unpack  into {}", self.src_dir.display());
-        if self.patches.is_empty() {
-            let _ = writeln!(s, "  3. patch   (no patches)");
+        let _ = writeln!(s, "  flags:");
+        let _ = writeln!(s, "    CFLAGS  {}", self.flags.cflags.join(" "));
+        let _ = writeln!(s, "    LDFLAGS {}", self.flags.ldflags.join(" "));
+        let _ = writeln!(s, "    LIBS    {}", self.flags.libs.join(" "));
+        if let Some((n, bin)) = &self.native_side {
+            let _ = writeln!(s, "  native side (bench, test --native): {} in {}", bin.display(), n.dir.display());
         }
-        for p in &self.patches {
-            let _ = writeln!(s, "  3. patch   {}", p.path.display());
-        }
-        for f in &self.shims {
-            let _ = writeln!(s, "  4. shim    cc {} -> {}/libkiln_shims.a", f.display(), self.shim_dir.display());
-        }
-        for d in &self.deps {
-            let _ = writeln!(s, "  0. dep     {} ({})", d.id, d.out_dir.display());
-        }
-        if let Some(n) = &self.native {
-            let _ = writeln!(
-                s,
-                "  4. native  {}\n             {}\n             (native stamp {})",
-                n.configure.display(),
-                n.make.display(),
-                n.stamp
-            );
-        }
-        if let Some(c) = &self.configure {
-            let _ = writeln!(s, "  5. configure\n       {}", c.display());
-        }
-        let _ = writeln!(s, "  6. make\n       {}", self.make.display());
-        if let Some(i) = &self.install {
-            let _ = writeln!(s, "  7. install\n       {}", i.display());
-        }
-        for p in &self.post {
-            let _ = writeln!(s, "  8. {}\n       {}", p.name, p.cmd.display());
-        }
-        for (from, to) in &self.outputs {
-            let _ = writeln!(s, "  9. output {} -> {}", from.display(), self.out_dir.join(to).display());
-        }
-        let _ = writeln!(s, "  logs: {}", self.log_dir.display());
+        let _ = writeln!(s, "  logs:  {}", self.dirs.log.display());
         let _ = writeln!(s, "  stamp: {}", self.out_stamp);
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn copy_repo(to: &Path) {
+        for d in ["recipes", "patches", "shims"] {
+            crate::fsutil::copy_tree(&repo().join(d), &to.join(d)).unwrap();
+        }
+    }
+
+    fn plan_of(root: &Path, name: &str, flavor: Option<&str>) -> Result<BuildPlan> {
+        let layout = Layout::with_dirs(root, &root.join("target/kiln"), &root.join("cache"));
+        let r = crate::recipe::find(&layout.recipes(), name)?;
+        let tr = crate::recipe::ToolchainRecipe::load(&layout.recipes().join("toolchain.toml"))?;
+        plan(
+            &layout,
+            &r,
+            ToolchainView::placeholder(&tr),
+            &PlanOptions {
+                flavor: flavor.map(String::from),
+                jobs: 2,
+            },
+        )
+    }
+
+    fn configure_of(p: &BuildPlan) -> String {
+        p.steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Configure(c) => Some(c.display()),
+                _ => None,
+            })
+            .expect("a configure step")
+    }
+
+    #[test]
+    fn php_plan_has_the_cross_configure_and_stable_layout() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let p = plan_of(root.path(), "php", None).unwrap();
+        assert_eq!(p.id, "php-8.4.16");
+        assert_eq!(p.module(), root.path().join("target/kiln/out/php-8.4.16/bin/php.wasm"));
+        let cfg = configure_of(&p);
+        assert!(
+            cfg.contains("--host=wasm32-wasip1") && cfg.contains("--disable-opcache") && cfg.contains("--enable-mbstring"),
+            "{cfg}"
+        );
+        assert!(cfg.contains("-lsetjmp") && cfg.contains("-lkiln_shims"), "{cfg}");
+        let slim = plan_of(root.path(), "php", Some("slim")).unwrap();
+        assert_eq!(slim.id, "php-8.4.16-slim");
+        assert!(configure_of(&slim).contains("--disable-all"));
+        assert_ne!(slim.out_stamp, p.out_stamp);
+        assert!(p.render().contains("php-8.4.16.tar.xz"));
+    }
+
+    #[test]
+    fn steps_come_in_execution_order_and_render_numbered() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let p = plan_of(root.path(), "python", None).unwrap();
+        let kinds: Vec<&str> = p.steps.iter().map(Step::kind).collect();
+        let deps = p.deps().count();
+        assert_eq!(deps, 4, "zlib, bzip2, xz, sqlite3");
+        assert_eq!(
+            &kinds[deps..],
+            [
+                "fetch",
+                "unpack",
+                "patch",
+                "native",
+                "configure",
+                "make",
+                "install",
+                "post",
+                "collect"
+            ]
+        );
+        let text = p.render();
+        for (i, k) in kinds.iter().enumerate() {
+            assert!(
+                text.contains(&format!("{:>2}. {k}", i + 1)),
+                "step {} ({k}) missing:\n{text}",
+                i + 1
+            );
+        }
+        // Phases never go backwards.
+        let phases: Vec<Phase> = p.steps.iter().map(Step::phase).collect();
+        assert!(phases.windows(2).all(|w| w[0] as u8 <= w[1] as u8), "{phases:?}");
+    }
+
+    #[test]
+    fn ruby_plan_has_baseruby_and_asyncify_and_no_sjlj_flags() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let p = plan_of(root.path(), "ruby", None).unwrap();
+        let text = p.render();
+        assert!(
+            text.contains("native") && text.contains("--prefix=") && text.contains("asyncify"),
+            "{text}"
+        );
+        assert!(p.tree_native().is_some());
+        assert!(!p.flags.cflags.iter().any(|f| f.contains("sjlj")), "{:?}", p.flags.cflags);
+        let php = plan_of(root.path(), "php", None).unwrap();
+        assert!(php.flags.cflags.iter().any(|f| f.contains("sjlj")), "PHP uses Wasm-EH setjmp");
+        // The shim compile reads the same resolved flags.
+        let shim_flags = php
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Shims { cflags, .. } => Some(cflags.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(shim_flags, php.flags.cflags);
+    }
+
+    #[test]
+    fn native_side_comes_from_the_tree_build_or_its_own_copy() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let py = plan_of(root.path(), "python", None).unwrap();
+        let (n, bin) = py.native_side.clone().unwrap();
+        assert_eq!(bin, py.dirs.native.join("python"));
+        assert_eq!(n.stamp, py.tree_native().unwrap().stamp, "the same build as the tree's");
+        let php = plan_of(root.path(), "php", None).unwrap();
+        let (n, bin) = php.native_side.clone().unwrap();
+        assert!(n.private_src.is_some(), "PHP's native side is its own in-tree build");
+        assert!(bin.ends_with("sapi/cli/php"), "{}", bin.display());
+    }
+
+    #[test]
+    fn stamps_change_with_a_patch_or_a_flag_and_only_then() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let a = plan_of(root.path(), "php", None).unwrap();
+        assert_eq!(
+            a.out_stamp,
+            plan_of(root.path(), "php", None).unwrap().out_stamp,
+            "planning twice must agree"
+        );
+        let rp = root.path().join("recipes/php.toml");
+        let text = std::fs::read_to_string(&rp).unwrap();
+        std::fs::write(
+            &rp,
+            text.replace("\"--enable-exif\",", "\"--enable-exif\", \"--disable-short-tags\","),
+        )
+        .unwrap();
+        let b = plan_of(root.path(), "php", None).unwrap();
+        assert_ne!(a.tree_stamp, b.tree_stamp);
+        std::fs::write(&rp, &text).unwrap();
+        let series = root.path().join("patches/php/8.4");
+        std::fs::write(series.join("9999-extra.patch"), "--- a/x\n+++ b/x\n@@ -0,0 +1 @@\n+x\n").unwrap();
+        let c = plan_of(root.path(), "php", None).unwrap();
+        assert_ne!(a.tree_stamp, c.tree_stamp);
+        assert_eq!(c.patches.last().unwrap().path.file_name().unwrap(), "9999-extra.patch");
+        let (na, _) = a.native_side.unwrap();
+        let (nc, _) = c.native_side.unwrap();
+        assert_ne!(na.stamp, nc.stamp, "a native build is stamped with the patches too");
+    }
+
+    #[test]
+    fn unknown_flavor_lists_known_ones() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let msg = format!("{:#}", plan_of(root.path(), "php", Some("huge")).unwrap_err());
+        assert!(msg.contains("huge") && msg.contains("slim"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_placeholder_is_an_error_naming_the_recipe() {
+        let mut v = Vars::default();
+        v.set("src", "/s");
+        assert_eq!(v.subst("r", "{src}/x {} {a b}").unwrap(), "/s/x {} {a b}");
+        let e = v.subst("r", "{srcdir}/x").unwrap_err().to_string();
+        assert!(e.contains("recipe r") && e.contains("{srcdir}") && e.contains("{src}"), "{e}");
+    }
+
+    #[test]
+    fn portable_maps_machine_paths_away() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let p = plan_of(root.path(), "php", None).unwrap();
+        let flags = p.portable(&p.flags.cflags.join(" "));
+        assert!(!flags.contains(&root.path().display().to_string()), "{flags}");
+        assert!(flags.contains("/kiln/repo/shims/wasi/kiln_wasi_compat.h"), "{flags}");
     }
 }

@@ -33,7 +33,11 @@ pub struct Pinned {
 }
 
 impl BuildInfo {
+    /// What went into `plan`'s module, read from the plan's resolved flags
+    /// (the same ones configure, make and the shim compile got), with
+    /// machine paths mapped to the names the build itself uses.
     pub fn of(plan: &crate::plan::BuildPlan) -> BuildInfo {
+        let portable = |v: &[String]| plan.portable(&v.join(" "));
         BuildInfo {
             recipe: plan.recipe.name.clone(),
             version: plan.recipe.version.clone(),
@@ -42,7 +46,7 @@ impl BuildInfo {
                 name: plan.source.file.clone(),
                 sha256: plan.source.sha256.clone(),
             })
-            .chain(plan.deps.iter().map(|d| Pinned {
+            .chain(plan.deps().map(|d| Pinned {
                 name: d.source.file.clone(),
                 sha256: d.source.sha256.clone(),
             }))
@@ -55,52 +59,37 @@ impl BuildInfo {
                     sha256: p.sha256.clone(),
                 })
                 .collect(),
-            deps: plan.deps.iter().map(|d| d.id.clone()).collect(),
+            deps: plan.deps().map(|d| d.id.clone()).collect(),
             toolchain: plan.toolchain.version_line.clone(),
-            configure: plan
-                .recipe
-                .build
-                .configure
-                .iter()
-                .chain(plan.recipe.flavor(Some(&plan.flavor)).map(|f| &f.1.configure).into_iter().flatten())
-                .cloned()
-                .collect(),
-            cflags: plan
-                .toolchain
-                .cflags
-                .iter()
-                .chain(&plan.recipe.build.cflags)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" "),
-            ldflags: plan
-                .toolchain
-                .ldflags
-                .iter()
-                .chain(&plan.recipe.build.ldflags)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" "),
+            configure: plan.flags.configure.iter().map(|a| plan.portable(a)).collect(),
+            cflags: portable(&plan.flags.cflags),
+            ldflags: format!("{} {}", portable(&plan.flags.ldflags), portable(&plan.flags.libs))
+                .trim()
+                .to_string(),
             kiln: env!("CARGO_PKG_VERSION").into(),
         }
     }
 }
 
 /// Produce (release, debug) module bytes from `input`.
+///
+/// The release module is re-emitted by walrus without custom sections
+/// (debug info, names) but with `producers` += kiln and the build-info.
+/// The debug module is the linked module byte for byte with the build-info
+/// appended as a last custom section: its DWARF stays exactly as the
+/// linker (and, for Ruby, binaryen's Asyncify) wrote it. walrus's DWARF
+/// rewriting panicked on Ruby's Asyncify output (gimli: line-row addresses
+/// out of order), and an appended section moves no code offset, so nothing
+/// needs rewriting.
 pub fn process(input: &Path, info: &BuildInfo) -> Result<(Vec<u8>, Vec<u8>)> {
     let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
     let json = serde_json::to_vec(info)?;
-
-    let mut debug = walrus::ModuleConfig::new()
-        .generate_dwarf(true)
-        .parse(&bytes)
-        .map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
-    debug.producers.add_processed_by("kiln", env!("CARGO_PKG_VERSION"));
-    debug.customs.add(walrus::RawCustomSection {
-        name: BUILD_INFO.into(),
-        data: json.clone(),
-    });
-    let debug_bytes = debug.emit_wasm();
+    wasmparser::Parser::new(0)
+        .parse_all(&bytes)
+        .try_for_each(|p| p.map(|_| ()))
+        .map_err(|e| anyhow!("{} is not a valid wasm module: {e}", input.display()))?;
+    let mut debug_bytes = bytes.clone();
+    append_custom_section(&mut debug_bytes, BUILD_INFO, &json);
 
     let mut cfg = walrus::ModuleConfig::new();
     cfg.generate_dwarf(false).generate_name_section(false);
@@ -117,6 +106,29 @@ pub fn process(input: &Path, info: &BuildInfo) -> Result<(Vec<u8>, Vec<u8>)> {
         data: json,
     });
     Ok((release.emit_wasm(), debug_bytes))
+}
+
+/// Append a custom section (id 0: LEB128 size, LEB128 name length, name,
+/// payload) to a module's bytes.
+fn append_custom_section(module: &mut Vec<u8>, name: &str, data: &[u8]) {
+    fn leb(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut body = Vec::new();
+    leb(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(data);
+    module.push(0);
+    leb(body.len(), module);
+    module.extend_from_slice(&body);
 }
 
 /// What `cargo xtask inspect` shows.
@@ -183,4 +195,23 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_section_is_valid_and_found_by_inspect() {
+        let d = tempfile::tempdir().unwrap();
+        // (module) plus one large section, to exercise multi-byte LEB128.
+        let mut m = b"\0asm\x01\0\0\0".to_vec();
+        append_custom_section(&mut m, "pad", &vec![7u8; 300]);
+        append_custom_section(&mut m, BUILD_INFO, br#"{"recipe":"x"}"#);
+        let p = d.path().join("m.wasm");
+        std::fs::write(&p, &m).unwrap();
+        let i = inspect(&p).unwrap();
+        assert_eq!(i.build_info.unwrap()["recipe"], "x");
+        assert!(i.sections.iter().any(|(n, len)| n == "custom:pad" && *len == 300));
+    }
 }

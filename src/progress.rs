@@ -120,11 +120,6 @@ pub struct Stage {
 }
 
 impl Stage {
-    pub fn set_state(&self, state: &str) {
-        if let Some(pb) = &self.bar {
-            pb.set_message(format!("{}: {state}", self.name));
-        }
-    }
     pub fn done(mut self, what: &str) {
         self.finish(what);
     }

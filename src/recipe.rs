@@ -124,12 +124,41 @@ pub struct Recipe {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Conformance {
-    /// Runner kind (`phpt`).
-    pub runner: String,
+    /// Which suite runner drives the tests.
+    pub runner: RunnerKind,
     /// The representative subset the README's test command runs.
     pub default: Vec<String>,
     /// Everything (`--full`).
     pub full: Vec<String>,
+}
+
+/// The suite runners kiln has (`[conformance] runner`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunnerKind {
+    /// PHP's `.phpt` files (kiln's runner, following `run-tests.php`).
+    Phpt,
+    /// CPython's regrtest, one module per instance.
+    Regrtest,
+    /// CRuby's bootstraptest assertions and basictest.
+    RubyBootstraptest,
+}
+
+impl RunnerKind {
+    /// The name recipes use.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunnerKind::Phpt => "phpt",
+            RunnerKind::Regrtest => "regrtest",
+            RunnerKind::RubyBootstraptest => "ruby-bootstraptest",
+        }
+    }
+}
+
+impl std::fmt::Display for RunnerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// `cargo xtask bench`: workloads run on the wasm build and on a native
@@ -137,15 +166,15 @@ pub struct Conformance {
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Bench {
-    /// Configure arguments for a native build made just for benchmarking
-    /// (in its own copy of the source). Absent: use `native_binary` from the
-    /// recipe's `[native]` build.
+    /// Configure arguments for a native build made just for comparison,
+    /// in its own copy of the source, built in-tree. Absent: the recipe's
+    /// `[native]` build is the native side.
     #[serde(default)]
     pub native_configure: Option<Vec<String>>,
     #[serde(default)]
     pub native_make_targets: Vec<String>,
-    /// The native interpreter: a path in the bench build tree, or with
-    /// placeholders (`{native}/python`).
+    /// The native interpreter, with placeholders: `{native}` is the native
+    /// build directory (`{native}/python`, `{native}/sapi/cli/php`).
     pub native_binary: String,
     /// Arguments the native binary needs first (e.g. `-n`).
     #[serde(default)]
@@ -226,12 +255,22 @@ pub struct Post {
     pub env: BTreeMap<String, String>,
 }
 
+/// How a recipe's sources are configured and built.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildSystem {
+    /// `configure` (with `--host`/`--build`/`--prefix`) + `make`.
+    #[default]
+    Autoconf,
+    /// A plain Makefile: `make` only; `configure` must be empty.
+    Make,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
-    /// Build system driver: `autoconf` (`configure` + `make`) or `make`
-    /// (a plain Makefile; `configure` must be empty).
-    pub system: String,
+    /// Build system driver.
+    pub system: BuildSystem,
     /// Build in a separate directory (`{build}`), running the source tree's
     /// configure by relative path, instead of in the source tree.
     #[serde(default)]
@@ -325,9 +364,13 @@ pub struct Run {
     /// (measured: app_fib 2.3 -> 3.3-3.7 s, bench.php 1.9 -> 2.05-2.2 s).
     #[serde(default)]
     pub guest_deadline: bool,
-    /// Wasm stack the module was linked with, informational.
+    /// Arguments that make the interpreter change into the guest's working
+    /// directory (`{cwd}`) before it resolves paths, for interpreters that
+    /// make a relative script path absolute against WASI's initial `/`
+    /// (Ruby: `-C {cwd}`). Empty: relative paths resolve through the `.`
+    /// preopen as they are.
     #[serde(default)]
-    pub max_wasm_stack: Option<usize>,
+    pub chdir_args: Vec<String>,
 }
 
 /// Toolchain recipe (`recipes/toolchain.toml`).
@@ -335,11 +378,34 @@ pub struct Run {
 #[serde(deny_unknown_fields)]
 pub struct ToolchainRecipe {
     pub wasi_sdk: WasiSdk,
+    /// The build machine's own compiler, for native builds (baseruby,
+    /// CPython's build python, the native side of `bench`/`test --native`).
+    pub native: NativeToolchain,
     pub debian: DebianLlvm,
     /// Flags every wasm compile gets, whichever provider.
     pub cflags: Vec<String>,
     /// Flags every wasm link gets.
     pub ldflags: Vec<String>,
+    /// Build-machine programs kiln's builds and tests run.
+    #[serde(default)]
+    pub host: Vec<HostTool>,
+}
+
+/// A build-machine program and the Debian package that provides it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostTool {
+    pub command: String,
+    pub package: String,
+    /// What needs it.
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeToolchain {
+    /// C compilers to try, first found on `PATH` wins.
+    pub cc: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -409,14 +475,8 @@ impl Recipe {
                 self.default_flavor
             );
         }
-        match self.build.system.as_str() {
-            "autoconf" => {}
-            "make" if self.build.configure.is_empty() => {}
-            "make" => bail!("{}: build.system = \"make\" takes no configure arguments", path.display()),
-            other => bail!(
-                "{}: build.system {other:?} is not supported (known: autoconf, make)",
-                path.display()
-            ),
+        if self.build.system == BuildSystem::Make && !self.build.configure.is_empty() {
+            bail!("{}: build.system = \"make\" takes no configure arguments", path.display());
         }
         Ok(())
     }

@@ -19,19 +19,9 @@ use flate2::write::GzEncoder;
 use flate2::{Compression, GzBuilder};
 use serde_json::json;
 
-use crate::fetch::{sha256_bytes, sha256_file};
+use crate::fsutil::{sha256_bytes, sha256_file};
 use crate::plan::BuildPlan;
 use crate::postprocess::{self, BuildInfo};
-
-/// Fixed timestamp for archive entries unless `SOURCE_DATE_EPOCH` is set.
-pub const DEFAULT_EPOCH: u64 = 1_700_000_000;
-
-pub fn epoch() -> u64 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_EPOCH)
-}
 
 /// One file or directory tree to put in an archive at `dest`.
 struct Entry {
@@ -40,7 +30,7 @@ struct Entry {
 }
 
 /// A deterministic tar (optionally gzipped) of `entries`.
-fn tar_bytes(entries: &[Entry], gzip: bool) -> Result<Vec<u8>> {
+fn tar_bytes(entries: &[Entry], gzip: bool, epoch: u64) -> Result<Vec<u8>> {
     let mut files: BTreeMap<String, Option<PathBuf>> = BTreeMap::new();
     for e in entries {
         if e.src.is_dir() {
@@ -74,7 +64,7 @@ fn tar_bytes(entries: &[Entry], gzip: bool) -> Result<Vec<u8>> {
     b.mode(tar::HeaderMode::Deterministic);
     for (name, src) in &files {
         let mut h = tar::Header::new_ustar();
-        h.set_mtime(epoch());
+        h.set_mtime(epoch);
         h.set_uid(0);
         h.set_gid(0);
         match src {
@@ -132,7 +122,8 @@ pub struct Released {
 }
 
 /// Release one built plan into `out`.
-pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
+/// `epoch` is the archives' timestamp (`SOURCE_DATE_EPOCH`).
+pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
     fs::create_dir_all(out)?;
     let id = &plan.id;
     let module_rel = plan.recipe.run.module.clone();
@@ -156,10 +147,10 @@ pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
     let bin = stage.path().join(&module_rel);
     fs::create_dir_all(bin.parent().expect("module in a dir"))?;
     fs::write(&bin, &release_bytes)?;
-    let lib_src = plan.out_dir.join("lib");
+    let lib_src = plan.dirs.out.join("lib");
     let lib = stage.path().join("lib");
     if lib_src.is_dir() {
-        crate::build::copy_tree(&lib_src, &lib)?;
+        crate::fsutil::copy_tree(&lib_src, &lib)?;
         for p in &plan.recipe.release_prune() {
             let v = stage.path().join(p);
             if v.is_dir() {
@@ -182,6 +173,7 @@ pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
         .filter(|e| e.src.exists())
         .collect::<Vec<_>>(),
         true,
+        epoch,
     )?;
     let tar_path = out.join(format!("{id}-wasi.tar.gz"));
     write(&tar_path, &tarball)?;
@@ -218,14 +210,14 @@ pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
         layer_specs.push(v);
     }
     for spec in &layer_specs {
-        let raw = tar_bytes(spec, false)?;
+        let raw = tar_bytes(spec, false, epoch)?;
         diff_ids.push(format!("sha256:{}", sha256_bytes(&raw)));
         let mut gz: GzEncoder<Vec<u8>> = GzBuilder::new().mtime(0).write(Vec::new(), Compression::best());
         gz.write_all(&raw)?;
         layers.push(blob(&layout, "application/vnd.oci.image.layer.v1.tar+gzip", &gz.finish()?)?);
     }
     let env: Vec<String> = plan.recipe.run.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let created = chrono_like(epoch());
+    let created = chrono_like(epoch);
     let config = json!({
         "architecture": "wasm",
         "os": "wasi",
@@ -255,6 +247,7 @@ pub fn release(plan: &BuildPlan, out: &Path) -> Result<Released> {
             dest: String::new(),
         }],
         false,
+        epoch,
     )?;
     let archive_path = out.join(format!("{id}.oci.tar"));
     write(&archive_path, &archive)?;

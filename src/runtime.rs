@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use sha2::{Digest, Sha256};
+
+use crate::config::{Config as KilnConfig, Profiler};
+use crate::fsutil::write_atomic;
 pub use wasmtime::Module;
 use wasmtime::{Config, Engine, Linker, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -38,10 +41,10 @@ const TICK: Duration = Duration::from_millis(10);
 pub struct EngineOptions {
     /// Largest wasm stack a guest may use, bytes.
     pub max_wasm_stack: usize,
-    /// Enable epoch interruption (needed for timeouts).
+    /// Enable epoch interruption (needed for timeouts and guest deadlines).
     pub interruptible: bool,
-    /// Pooling allocator for many short instances (conformance runs).
-    pub pooling: bool,
+    /// Name guest functions for `perf`.
+    pub profiler: Option<Profiler>,
 }
 
 impl Default for EngineOptions {
@@ -49,7 +52,44 @@ impl Default for EngineOptions {
         EngineOptions {
             max_wasm_stack: 16 << 20,
             interruptible: true,
-            pooling: false,
+            profiler: None,
+        }
+    }
+}
+
+/// What an engine is for. [`EngineOptions::for_use`] is the one place that
+/// turns a use into engine settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// `cargo xtask run`, with or without `--timeout`.
+    Run { timeout: bool },
+    /// Conformance suites: every test has a time limit.
+    Test,
+    /// `cargo xtask bench`: exactly what `run` gets without `--timeout`.
+    Bench,
+    /// Serving requests: every request has a time limit.
+    Serve,
+    /// The toolchain probe.
+    Probe,
+}
+
+impl EngineOptions {
+    /// Epoch checks cost (recipe notes: Ruby's app_fib 2.3 s without, 3.3-3.7 s
+    /// with), so they are on only where a deadline needs them: a run with
+    /// `--timeout`, a recipe whose guest polls its own deadline
+    /// (`[run] guest_deadline`, PHP's max_execution_time), and every test
+    /// and request. The pooling allocator made no measurable difference to
+    /// a conformance run and is not used (docs/measurements.md).
+    pub fn for_use(u: Use, run: &crate::recipe::Run, config: &KilnConfig) -> EngineOptions {
+        let interruptible = match u {
+            Use::Run { timeout } => timeout || run.guest_deadline,
+            Use::Bench => run.guest_deadline,
+            Use::Test | Use::Serve | Use::Probe => true,
+        };
+        EngineOptions {
+            interruptible,
+            profiler: config.profiler,
+            ..Default::default()
         }
     }
 }
@@ -118,6 +158,24 @@ impl RunSpec {
         Ok(())
     }
 
+    /// The one guest-path rule: the host's current directory is mapped both
+    /// as `.` and at its own absolute path, so relative paths and paths
+    /// made absolute from the working directory reach the same files. A
+    /// recipe whose interpreter makes relative script paths absolute
+    /// against WASI's initial `/` names `[run] chdir_args` (Ruby: `-C
+    /// {cwd}`), inserted after argv0, so it changes there first.
+    pub fn with_cwd(mut self, cwd: &Path, run: &crate::recipe::Run) -> RunSpec {
+        let guest = cwd.display().to_string();
+        self.dirs.push((cwd.to_path_buf(), ".".into()));
+        if guest != "/" {
+            self.dirs.push((cwd.to_path_buf(), guest.clone()));
+        }
+        let extra: Vec<String> = run.chdir_args.iter().map(|a| a.replace("{cwd}", &guest)).collect();
+        let at = self.argv.len().min(1);
+        self.argv.splice(at..at, extra);
+        self
+    }
+
     /// A recipe's `[run]`: argv0 and its fixed args, its environment, and
     /// its output-tree directories mapped at their guest paths (`out` is
     /// the build's output tree). Stdio defaults to null/capture.
@@ -158,24 +216,15 @@ impl Runtime {
         config.epoch_interruption(opts.interruptible);
         config.memory_init_cow(true);
         // `KILN_WASM_PROFILER=perfmap` (or `jitdump`): let `perf` name the
-        // guest's compiled functions (how #7's profiles were taken).
-        match std::env::var("KILN_WASM_PROFILER").as_deref() {
-            Ok("perfmap") => {
+        // guest's compiled functions.
+        match opts.profiler {
+            Some(Profiler::PerfMap) => {
                 config.profiler(wasmtime::ProfilingStrategy::PerfMap);
             }
-            Ok("jitdump") => {
+            Some(Profiler::JitDump) => {
                 config.profiler(wasmtime::ProfilingStrategy::JitDump);
             }
-            Ok(other) if !other.is_empty() => {
-                return Err(anyhow!("KILN_WASM_PROFILER={other}: expected `perfmap` or `jitdump`"));
-            }
-            _ => {}
-        }
-        if opts.pooling {
-            let mut pool = wasmtime::PoolingAllocationConfig::default();
-            pool.total_memories(64).total_tables(64).total_core_instances(64);
-            pool.max_memory_size(4 << 30);
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+            None => {}
         }
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
@@ -211,10 +260,6 @@ impl Runtime {
         })
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     fn compat_hash(&self) -> u64 {
         let mut h = DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut h);
@@ -230,14 +275,14 @@ impl Runtime {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos();
-        let stat_key = crate::fetch::sha256_bytes(format!("{}|{}|{mtime}", canon.display(), meta.len()).as_bytes());
+        let stat_key = crate::fsutil::sha256_bytes(format!("{}|{}|{mtime}", canon.display(), meta.len()).as_bytes());
         let memo = self.cache_dir.join("index").join(&stat_key[..32]);
         if let Ok(s) = fs::read_to_string(&memo) {
             if s.len() == 64 {
                 return Ok(s);
             }
         }
-        let sha = crate::fetch::sha256_file(wasm)?;
+        let sha = crate::fsutil::sha256_file(wasm)?;
         let _ = fs::create_dir_all(memo.parent().expect("has parent"));
         let _ = write_atomic(&memo, sha.as_bytes());
         Ok(sha)
@@ -538,18 +583,6 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// Write via a temporary file + rename, so readers never see a torn file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("path has no parent")?;
-    fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 /// Run a spec as a native process instead of a guest: `binary` replaces

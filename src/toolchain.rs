@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use crate::cmd::Cmd;
+use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::layout::Layout;
 use crate::progress::Progress;
@@ -58,7 +59,6 @@ pub struct Toolchain {
     pub ar: PathBuf,
     pub ranlib: PathBuf,
     pub nm: PathBuf,
-    pub strip: PathBuf,
     pub sysroot: PathBuf,
     /// Flags every compile gets (exception-handling sjlj, …).
     pub cflags: Vec<String>,
@@ -66,15 +66,15 @@ pub struct Toolchain {
     pub ldflags: Vec<String>,
 }
 
-/// How the caller wants the toolchain chosen.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    /// `--wasi-sdk PATH` (falls back to `WASI_SDK_PATH`).
-    pub wasi_sdk: Option<PathBuf>,
-    pub offline: bool,
-    /// Install missing Debian packages (when root). On by default in the
-    /// CLI; tests turn it off.
-    pub install: bool,
+/// No wasm toolchain could be found or installed (callers that can go on
+/// without one, like `build --dry-run`, match on this).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+struct Req<'a> {
+    config: &'a Config,
+    install: bool,
 }
 
 /// `x86_64-linux`, `arm64-linux`, `x86_64-macos`, … as wasi-sdk names them.
@@ -110,14 +110,14 @@ impl Toolchain {
         )
     }
 
-    pub fn resolve(layout: &Layout, req: &Request, progress: &Progress) -> Result<Toolchain> {
+    /// Resolve the toolchain. `install`: let the Debian provider install
+    /// its missing packages (when root); off for dry runs and tests.
+    pub fn resolve(layout: &Layout, config: &Config, install: bool, progress: &Progress) -> Result<Toolchain> {
+        let req = Req { config, install };
+        let req = &req;
         let recipe_path = layout.recipes().join("toolchain.toml");
         let recipe = ToolchainRecipe::load(&recipe_path)?;
-        let explicit = req
-            .wasi_sdk
-            .clone()
-            .or_else(|| std::env::var_os("WASI_SDK_PATH").filter(|s| !s.is_empty()).map(PathBuf::from));
-        if let Some(root) = explicit {
+        if let Some(root) = config.wasi_sdk.clone() {
             return from_wasi_sdk(&root, Provider::Explicit(root.clone()), &recipe);
         }
         let mut notes = Vec::new();
@@ -145,7 +145,6 @@ fn from_wasi_sdk(root: &Path, provider: Provider, recipe: &ToolchainRecipe) -> R
         ar: bin.join("llvm-ar"),
         ranlib: bin.join("llvm-ranlib"),
         nm: bin.join("llvm-nm"),
-        strip: bin.join("llvm-strip"),
         sysroot: root.join("share").join("wasi-sysroot"),
         cflags: recipe.cflags.clone(),
         ldflags: recipe.ldflags.clone(),
@@ -161,7 +160,7 @@ fn from_wasi_sdk(root: &Path, provider: Provider, recipe: &ToolchainRecipe) -> R
     Ok(tc)
 }
 
-fn cached_or_downloaded_sdk(layout: &Layout, req: &Request, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Option<Toolchain>> {
+fn cached_or_downloaded_sdk(layout: &Layout, req: &Req<'_>, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Option<Toolchain>> {
     let Some(art) = recipe.wasi_sdk.hosts.get(&host_key()) else {
         return Ok(None);
     };
@@ -171,7 +170,7 @@ fn cached_or_downloaded_sdk(layout: &Layout, req: &Request, progress: &Progress,
         root: dir.clone(),
     };
     if !dir.is_dir() {
-        let fetcher = Fetcher::new(layout, progress.clone(), req.offline)?;
+        let fetcher = Fetcher::new(layout, progress.clone(), req.config)?;
         let archive = fetcher.fetch(art)?;
         let stage = progress.stage(format!("unpack wasi-sdk {}", recipe.wasi_sdk.version));
         crate::source::unpack(&archive, &dir, 1)?;
@@ -180,7 +179,8 @@ fn cached_or_downloaded_sdk(layout: &Layout, req: &Request, progress: &Progress,
     from_wasi_sdk(&dir, provider, recipe).map(Some)
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+/// `name` on `PATH`.
+pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
@@ -189,7 +189,7 @@ fn is_root() -> bool {
     Cmd::new("id", ".").arg("-u").read().map(|s| s.trim() == "0").unwrap_or(false)
 }
 
-fn debian(layout: &Layout, req: &Request, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Toolchain> {
+fn debian(layout: &Layout, req: &Req<'_>, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Toolchain> {
     let n = recipe.debian.llvm;
     let builtins = PathBuf::from(format!("/usr/lib/llvm-{n}/lib/clang/{n}/lib/wasi/libclang_rt.builtins-wasm32.a"));
     let present = |b: &Path| {
@@ -201,25 +201,13 @@ fn debian(layout: &Layout, req: &Request, progress: &Progress, recipe: &Toolchai
     if !present(&builtins) {
         let pkgs = &recipe.debian.packages;
         if !req.install || !is_root() || which("apt-get").is_none() {
-            bail!(
+            return Err(Unavailable(format!(
                 "no wasm toolchain: no wasi-sdk (set WASI_SDK_PATH or pass --wasi-sdk), and Debian's LLVM {n} is not installed.\n  install it with: apt-get install {}",
                 pkgs.join(" ")
-            );
+            ))
+            .into());
         }
-        let stage = progress.stage(format!("install Debian packages: {}", pkgs.join(" ")));
-        progress.println(format!("toolchain: installing with apt-get: {}", pkgs.join(" ")));
-        let log = layout.logs().join("apt-get-install.log");
-        let install = Cmd::new("apt-get", "/")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(pkgs);
-        if install.run(&log).is_err() {
-            Cmd::new("apt-get", "/")
-                .arg("update")
-                .run(&layout.logs().join("apt-get-update.log"))?;
-            install.run(&log)?;
-        }
-        stage.done("installed");
+        apt_install(layout, pkgs, progress)?;
         if !present(&builtins) {
             bail!(
                 "installed {} but clang-{n}/wasm-ld-{n}/{} are still missing",
@@ -231,7 +219,7 @@ fn debian(layout: &Layout, req: &Request, progress: &Progress, recipe: &Toolchai
     let art = &recipe.debian.wasi_libc;
     let dir = layout.toolchain_cache().join(format!("wasi-libc-{}", art.sha256));
     if !dir.is_dir() {
-        let fetcher = Fetcher::new(layout, progress.clone(), req.offline)?;
+        let fetcher = Fetcher::new(layout, progress.clone(), req.config)?;
         let stage = progress.stage("fetch wasi-libc sysroot");
         let deb = fetcher.fetch(art)?;
         crate::source::unpack(&deb, &dir, 0)?;
@@ -248,7 +236,6 @@ fn debian(layout: &Layout, req: &Request, progress: &Progress, recipe: &Toolchai
         ar: tool("llvm-ar"),
         ranlib: tool("llvm-ranlib"),
         nm: tool("llvm-nm"),
-        strip: tool("llvm-strip"),
         sysroot,
         cflags: recipe.cflags.clone(),
         ldflags: recipe.ldflags.clone(),
@@ -257,3 +244,104 @@ fn debian(layout: &Layout, req: &Request, progress: &Progress, recipe: &Toolchai
 
 /// The C probe `cargo xtask toolchain` compiles and runs.
 pub const PROBE_C: &str = include_str!("probe.c");
+
+/// What the probe must print, line by line, and its exit status.
+const PROBE_EXPECTS: &[&str] = &[
+    "setjmp: 42 depth 3 hits 2",
+    "file: kiln-probe",
+    "argv: 2 arg-one",
+    "env: env-ok",
+    "clock: ok",
+];
+const PROBE_STATUS: i32 = 7;
+
+impl Toolchain {
+    /// Compile the C probe (`src/probe.c`) with this toolchain and run it
+    /// under `rt`: setjmp/longjmp, file I/O in a preopened dir, argv, env,
+    /// the clock and the exit status. Returns the probe's output when every
+    /// check passed.
+    pub fn probe(&self, rt: &crate::runtime::Runtime, log: &Path) -> Result<String> {
+        use crate::runtime::{RunSpec, Stdio};
+        let dir = tempfile::tempdir()?;
+        let src = dir.path().join("probe.c");
+        std::fs::write(&src, PROBE_C)?;
+        let wasm = dir.path().join("probe.wasm");
+        Cmd::new(&self.clang, dir.path())
+            .arg(format!("--target={TARGET}"))
+            .arg(format!("--sysroot={}", self.sysroot.display()))
+            .arg("-O2")
+            .args(&self.cflags)
+            .args(&self.ldflags)
+            .arg(&src)
+            .arg("-lsetjmp")
+            .arg("-o")
+            .arg(&wasm)
+            .env_remove("CFLAGS")
+            .run(log)?;
+        let module = rt.load(&wasm)?;
+        let work = tempfile::tempdir()?;
+        let spec = RunSpec {
+            argv: vec!["probe".into(), "arg-one".into()],
+            env: vec![("KILN_PROBE".into(), "env-ok".into())],
+            dirs: vec![(work.path().to_path_buf(), ".".into())],
+            stdin: Stdio::Null,
+            stdout: Stdio::Bytes(vec![]),
+            stderr: Stdio::Bytes(vec![]),
+            timeout: Some(std::time::Duration::from_secs(30)),
+            ..Default::default()
+        };
+        let out = rt.run(&module, &spec)?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let Some(t) = &out.trap {
+            bail!("probe trapped: {t}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let mut bad: Vec<String> = PROBE_EXPECTS
+            .iter()
+            .filter(|e| !text.lines().any(|l| l == **e))
+            .map(|e| e.to_string())
+            .collect();
+        if out.status != PROBE_STATUS {
+            bad.push(format!("exit status {PROBE_STATUS}"));
+        }
+        if !bad.is_empty() {
+            bail!(
+                "toolchain probe failed: expected {bad:?}; exit status {}; output:\n{text}stderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(text)
+    }
+}
+
+/// `apt-get install` the packages (as root; says what first), running
+/// `apt-get update` once if the first try fails.
+pub fn apt_install(layout: &Layout, pkgs: &[String], progress: &Progress) -> Result<()> {
+    if pkgs.is_empty() {
+        return Ok(());
+    }
+    if !is_root() || which("apt-get").is_none() {
+        bail!("missing packages: {} (install them with apt-get as root)", pkgs.join(" "));
+    }
+    let stage = progress.stage(format!("install Debian packages: {}", pkgs.join(" ")));
+    progress.println(format!("kiln: installing with apt-get: {}", pkgs.join(" ")));
+    let log = layout.logs().join("apt-get-install.log");
+    let install = Cmd::new("apt-get", "/")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(pkgs);
+    if install.run(&log).is_err() {
+        Cmd::new("apt-get", "/")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["update", "-q"])
+            .run(&layout.logs().join("apt-get-update.log"))?;
+        install.run(&log)?;
+    }
+    stage.done("installed");
+    Ok(())
+}
+
+/// The toolchain recipe's `[[host]]` programs that are not on `PATH`.
+pub fn missing_host_tools(recipe: &ToolchainRecipe) -> Vec<&crate::recipe::HostTool> {
+    recipe.host.iter().filter(|h| which(&h.command).is_none()).collect()
+}

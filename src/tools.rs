@@ -35,7 +35,7 @@ pub fn ensure(layout: &Layout, t: &Tool, offline: bool) -> Result<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.extension().is_some_and(|x| x == "tgz"))
         .with_context(|| format!("`npm pack {}` wrote no .tgz", t.npm))?;
-    let actual = crate::fetch::sha256_file(&tgz)?;
+    let actual = crate::fsutil::sha256_file(&tgz)?;
     if actual != t.sha256 {
         bail!(
             "tool {} ({}): checksum mismatch: expected sha256 {}, got {actual} (nothing cached)",

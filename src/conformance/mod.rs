@@ -7,6 +7,7 @@ pub mod phpt;
 pub mod regrtest;
 pub mod report;
 pub mod rubytest;
+pub mod suite;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +17,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::progress::Progress;
+use crate::recipe::RunnerKind;
 use crate::runtime::{RunSpec, Runtime, Stdio};
 
 /// What every suite runner gets: the runtime and the cached module, the
@@ -88,25 +90,21 @@ pub trait Runner: Sync {
     fn run(&self, path: &Path) -> TestResult;
 }
 
-/// Runner kinds a recipe's `[conformance] runner` may name.
-pub const RUNNERS: &[&str] = &["phpt", "regrtest", "ruby-bootstraptest"];
-
 /// The runner a recipe names.
-pub fn runner<'a>(kind: &str, env: SuiteEnv<'a>) -> Result<Box<dyn Runner + 'a>> {
+pub fn runner<'a>(kind: RunnerKind, env: SuiteEnv<'a>) -> Result<Box<dyn Runner + 'a>> {
     Ok(match kind {
-        "phpt" => Box::new(phpt::PhptEnv::new(env)?),
-        "regrtest" => Box::new(regrtest::Regrtest::new(env)?),
-        "ruby-bootstraptest" => Box::new(rubytest::RubyTest::new(env)?),
-        k => anyhow::bail!("conformance runner {k:?} is not implemented (known: {})", RUNNERS.join(", ")),
+        RunnerKind::Phpt => Box::new(phpt::PhptEnv::new(env)?),
+        RunnerKind::Regrtest => Box::new(regrtest::Regrtest::new(env)?),
+        RunnerKind::RubyBootstraptest => Box::new(rubytest::RubyTest::new(env)?),
     })
 }
 
 /// A per-test time limit that suits the runner's granularity.
-pub fn default_timeout(kind: &str) -> std::time::Duration {
+pub fn default_timeout(kind: RunnerKind) -> std::time::Duration {
     std::time::Duration::from_secs(match kind {
         // One regrtest module holds hundreds of test cases.
-        "regrtest" => 600,
-        _ => 60,
+        RunnerKind::Regrtest => 600,
+        RunnerKind::Phpt | RunnerKind::RubyBootstraptest => 60,
     })
 }
 

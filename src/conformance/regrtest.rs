@@ -273,3 +273,57 @@ fn tail(s: &str, n: usize) -> String {
     }
     format!("…{}", &s[i..])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn regrtest_exit_statuses_map_to_outcomes() {
+        assert_eq!(judge(0, "== Tests result: SUCCESS ==").0, Outcome::Pass);
+        let (o, why) = judge(
+            0,
+            "test_asyncio.test_x skipped -- No module named '_ssl'\nTotal tests: run=0\nResult: SUCCESS",
+        );
+        assert_eq!((o, why.as_str()), (Outcome::Skip, "No module named '_ssl'"));
+        let (o, why) = judge(
+            4,
+            "0:00:00 [1/1] test_x\ntest_x skipped -- No module named '_ctypes'\n== Tests result: NO TESTS RAN ==",
+        );
+        assert_eq!(o, Outcome::Skip);
+        assert_eq!(why, "No module named '_ctypes'");
+        let (o, why) = judge(2, "FAIL: test_a (test.test_x.T.test_a)\n== Tests result: FAILURE ==");
+        assert_eq!(o, Outcome::Fail);
+        assert!(why.starts_with("FAIL: test_a"), "{why}");
+        // Anything else (a crash, an unexpected status) is a failure too.
+        assert_eq!(judge(1, "Traceback").0, Outcome::Fail);
+        assert_eq!(judge(134, "").0, Outcome::Fail);
+    }
+
+    #[test]
+    fn regrtest_junit_counts() {
+        let xml = r#"<testsuites><testsuite tests="4">
+          <testcase name="a" status="run" result="completed"/>
+          <testcase name="b"><failure type="AssertionError">x</failure></testcase>
+          <testcase name="c"><error type="OSError">y</error></testcase>
+          <testcase name="d"><skipped>no fork</skipped></testcase>
+        </testsuite></testsuites>"#;
+        assert_eq!(
+            parse_junit(xml).unwrap(),
+            Counts {
+                tests: 4,
+                failures: 1,
+                errors: 1,
+                skipped: 1
+            }
+        );
+        assert!(parse_junit("<testsuites>").is_err());
+    }
+
+    #[test]
+    fn regrtest_module_names() {
+        assert_eq!(module_name(Path::new("/x/Lib/test/test_os.py")).as_deref(), Some("test_os"));
+        assert_eq!(module_name(Path::new("/x/Lib/test/support.py")), None);
+    }
+}

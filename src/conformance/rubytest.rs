@@ -312,3 +312,38 @@ impl Runner for RubyTest<'_> {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assertion(kind: &str, src: &str) -> Assertion {
+        serde_json::from_value(serde_json::json!({"kind": kind, "line": 3, "n": 1, "src": src})).unwrap()
+    }
+
+    #[test]
+    fn bootstraptest_snippet_is_runner_rb_shaped() {
+        let mut a = assertion("equal", "1 + 1");
+        let f = snippet_file(&a);
+        assert!(f.contains("print(begin; 1 + 1; rescue BT_Skip; $!.message; end)"), "{f}");
+        assert!(f.starts_with('\n'));
+        a.frozen = true;
+        assert!(snippet_file(&a).starts_with("#frozen_string_literal:true\n"));
+    }
+
+    #[test]
+    fn bootstraptest_regexps_follow_ruby_semantics() {
+        let re = |p: &str, icase, multiline| Regexp {
+            pattern: p.into(),
+            icase,
+            multiline,
+            extended: false,
+        };
+        // ^ and $ match at every line in Ruby.
+        assert!(re("^ok$", false, false).is_match("first\nok\nlast").unwrap());
+        assert!(re("OK", true, false).is_match("ok").unwrap());
+        assert!(!re("a.b", false, false).is_match("a\nb").unwrap());
+        assert!(re("a.b", false, true).is_match("a\nb").unwrap());
+        assert!(re("(", false, false).is_match("").is_err());
+    }
+}

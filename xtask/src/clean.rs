@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::{Ctx, Global};
+use crate::Global;
 
 #[derive(Args)]
 pub struct CleanArgs {
@@ -13,7 +13,7 @@ pub struct CleanArgs {
 }
 
 pub fn run(g: &Global, a: CleanArgs) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::new(g)?;
+    let ctx = crate::project(g)?;
     let mut dirs = vec![ctx.layout.work.clone()];
     if a.cache {
         dirs.push(ctx.layout.cache.clone());

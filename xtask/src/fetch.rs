@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::{Ctx, Global};
+use crate::Global;
 
 #[derive(Args)]
 pub struct FetchArgs {
@@ -11,10 +11,9 @@ pub struct FetchArgs {
 }
 
 pub fn run(g: &Global, a: FetchArgs) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::new(g)?;
-    let recipe = kiln::recipe::find(&ctx.layout.recipes(), &a.interp)?;
-    let fetcher = kiln::fetch::Fetcher::new(&ctx.layout, ctx.progress.clone(), g.offline)?;
-    let path = fetcher.fetch(&recipe.source.artifact)?;
-    println!("{}", path.display());
+    let p = crate::project(g)?;
+    let recipe = p.recipe(&a.interp)?;
+    let fetcher = kiln::fetch::Fetcher::new(&p.layout, p.progress.clone(), &p.config)?;
+    println!("{}", fetcher.fetch(&recipe.source.artifact)?.display());
     Ok(ExitCode::SUCCESS)
 }

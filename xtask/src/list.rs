@@ -2,13 +2,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::{Ctx, Global};
+use crate::Global;
 
 #[derive(Args)]
 pub struct ListArgs {}
 
 pub fn run(g: &Global, _a: ListArgs) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::new(g)?;
+    let ctx = crate::project(g)?;
     for r in kiln::recipe::load_all(&ctx.layout.recipes())? {
         let kind = format!("{:?}", r.kind).to_lowercase();
         println!("{:<10} {:<10} {:<12} {}", r.name, r.version, kind, r.description);

@@ -9,12 +9,14 @@ use clap::{Args, Parser, Subcommand};
 
 mod bench;
 mod build;
+mod ci;
 mod clean;
 mod fetch;
 mod inspect;
 mod list;
 mod release;
 mod run;
+mod setup;
 mod test;
 mod toolchain;
 
@@ -77,6 +79,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Remove target/kiln/ (build trees, outputs, logs). The download cache stays.
     Clean(clean::CleanArgs),
+    /// Install the system packages kiln's builds and tests need (Debian,
+    /// as root; prints the list first). `build` installs LLVM itself.
+    Setup(setup::SetupArgs),
+    /// Everything CI checks, with a timing table: setup, toolchain, fmt,
+    /// clippy, then every test tier. The README's test command.
+    Ci(ci::CiArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +107,8 @@ fn main() -> ExitCode {
         Command::Release(a) => release::run(&cli.global, a),
         Command::Inspect(a) => inspect::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
+        Command::Setup(a) => setup::run(&cli.global, a),
+        Command::Ci(a) => ci::run(&cli.global, a),
     };
     match result {
         Ok(code) => code,
@@ -109,29 +119,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// What every command needs: the layout and progress.
-pub struct Ctx {
-    pub layout: kiln::layout::Layout,
-    pub progress: kiln::progress::Progress,
-    pub global: Global,
-}
-
-impl Ctx {
-    pub fn new(global: &Global) -> anyhow::Result<Ctx> {
-        let hint = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from);
-        let repo = kiln::layout::find_repo_root(hint.as_deref())?;
-        Ok(Ctx {
-            layout: kiln::layout::Layout::new(repo)?,
-            progress: kiln::progress::Progress::new(false),
-            global: global.clone(),
-        })
+/// The checkout, its configuration (environment + global flags, read here
+/// and nowhere else) and the progress owner.
+pub fn project(g: &Global) -> anyhow::Result<kiln::project::Project> {
+    let mut config = kiln::config::Config::from_env()?;
+    config.offline = g.offline;
+    if let Some(p) = &g.wasi_sdk {
+        config.wasi_sdk = Some(p.clone());
     }
-
-    pub fn toolchain_request(&self) -> kiln::toolchain::Request {
-        kiln::toolchain::Request {
-            wasi_sdk: self.global.wasi_sdk.clone(),
-            offline: self.global.offline,
-            install: true,
-        }
-    }
+    let hint = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from);
+    kiln::project::Project::open(hint.as_deref(), config, kiln::progress::Progress::new(false))
 }

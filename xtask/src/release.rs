@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::{Ctx, Global};
+use crate::Global;
 
 #[derive(Args)]
 pub struct ReleaseArgs {
@@ -18,18 +18,13 @@ pub struct ReleaseArgs {
 }
 
 pub fn run(g: &Global, a: ReleaseArgs) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::new(g)?;
+    let p = crate::project(g)?;
     std::fs::create_dir_all(&a.out)?;
     for interp in &a.interps {
-        let plan = crate::build::build_plan(&ctx, interp, a.flavor.as_deref(), None, false)?;
-        kiln::build::Builder {
-            layout: &ctx.layout,
-            progress: &ctx.progress,
-            offline: g.offline,
-        }
-        .build(&plan)?;
-        let stage = ctx.progress.stage(format!("{}: release", plan.id));
-        let r = kiln::release::release(&plan, &a.out)?;
+        let plan = p.plan(interp, a.flavor.as_deref(), None, false)?;
+        p.build(&plan)?;
+        let stage = p.progress.stage(format!("{}: release", plan.id));
+        let r = kiln::release::release(&plan, &a.out, p.config.source_date_epoch)?;
         stage.done("done");
         println!("{}: image {} ; sizes: {:?}", r.id, r.image_digest, r.sizes);
         for f in &r.files {

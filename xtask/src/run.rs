@@ -3,9 +3,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use kiln::runtime::{EngineOptions, RunSpec, Runtime, Stdio};
+use kiln::runtime::{RunSpec, Stdio, Use};
 
-use crate::{Ctx, Global};
+use crate::Global;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -14,7 +14,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub flavor: Option<String>,
     /// Map a host directory into the guest: HOST or HOST::GUEST (default
-    /// guest path = HOST). The current directory is always mapped as `.`.
+    /// guest path = HOST). The current directory is always mapped, as `.`
+    /// and at its own path, so `run ruby -- script.rb` works like
+    /// `run php -- script.php`.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     pub dirs: Vec<String>,
     /// Set a guest environment variable (overrides the recipe's).
@@ -32,19 +34,14 @@ pub struct RunArgs {
 }
 
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
-    let ctx = Ctx::new(g)?;
-    let recipe = kiln::recipe::find(&ctx.layout.recipes(), &a.interp)?;
-    let out = kiln::layout::output_dir(&ctx.layout, &recipe, a.flavor.as_deref())?;
+    let p = crate::project(g)?;
+    let recipe = p.recipe(&a.interp)?;
+    let out = kiln::layout::output_dir(&p.layout, &recipe, a.flavor.as_deref())?;
     let module = a.module.clone().unwrap_or_else(|| out.join(&recipe.run.module));
     if !module.is_file() && a.module.is_none() {
         eprintln!("{} is not built yet; building it first", module.display());
-        let plan = crate::build::build_plan(&ctx, &a.interp, a.flavor.as_deref(), None, false)?;
-        kiln::build::Builder {
-            layout: &ctx.layout,
-            progress: &ctx.progress,
-            offline: g.offline,
-        }
-        .build(&plan)?;
+        let plan = p.plan(&a.interp, a.flavor.as_deref(), None, false)?;
+        p.build(&plan)?;
     }
     let mut spec = RunSpec {
         stdin: Stdio::Inherit,
@@ -52,7 +49,8 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         stderr: Stdio::Inherit,
         timeout: a.timeout.map(std::time::Duration::from_secs_f64),
         ..RunSpec::for_recipe(&recipe.run, &out)
-    };
+    }
+    .with_cwd(&std::env::current_dir()?, &recipe.run);
     spec.argv.extend(a.args.iter().cloned());
     let mut env: std::collections::BTreeMap<String, String> = recipe.run.env.clone();
     for kv in &a.envs {
@@ -60,7 +58,6 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         env.insert(k.to_string(), v.to_string());
     }
     spec.env = env.into_iter().collect();
-    spec.dirs.push((std::env::current_dir()?, ".".into()));
     for d in &a.dirs {
         let (host, guest) = match d.split_once("::") {
             Some((h, gp)) => (h.to_string(), gp.to_string()),
@@ -72,14 +69,11 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         spec.dirs.push((hp, guest));
     }
-    let mut rt = Runtime::new(
-        &ctx.layout.module_cache(),
-        // Epoch interruption drives --timeout and guests' own deadlines
-        // (PHP's max_execution_time); it costs, so only when needed.
-        &EngineOptions {
-            interruptible: a.timeout.is_some() || recipe.run.guest_deadline,
-            ..Default::default()
+    let mut rt = p.runtime(
+        Use::Run {
+            timeout: a.timeout.is_some(),
         },
+        &recipe.run,
     )?;
     rt.verbose = g.verbose;
     let m = rt.load(&module)?;

@@ -1,6 +1,5 @@
 //! Test helpers: a tiny HTTP/1.1 file server on 127.0.0.1 whose routes can
 //! 404, cut the connection mid-body, honour `Range`, or trickle slowly.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -30,7 +29,6 @@ pub struct Request {
 pub struct Server {
     pub base: String,
     routes: Arc<Mutex<HashMap<String, Route>>>,
-    cut_done: Arc<Mutex<HashMap<String, bool>>>,
     pub log: Arc<Mutex<Vec<Request>>>,
 }
 
@@ -51,12 +49,7 @@ impl Server {
                 });
             }
         });
-        Server {
-            base,
-            routes,
-            cut_done,
-            log,
-        }
+        Server { base, routes, log }
     }
 
     pub fn route(&self, path: &str, route: Route) {

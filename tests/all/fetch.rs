@@ -1,16 +1,16 @@
 //! Fetch tests against a local HTTP server on 127.0.0.1.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use kiln::fetch::{sha256_bytes, Fetcher};
+use crate::support::{bytes, Route, Server};
+use kiln::config::Config;
+use kiln::fetch::Fetcher;
+use kiln::fsutil::sha256_bytes;
 use kiln::layout::Layout;
 use kiln::progress::Progress;
 use kiln::recipe::{Artifact, DebianFile};
-use support::{bytes, Route, Server};
 
 fn artifact(file: &str, sha: &str, urls: Vec<String>) -> Artifact {
     Artifact {
@@ -24,7 +24,7 @@ fn artifact(file: &str, sha: &str, urls: Vec<String>) -> Artifact {
 
 fn fetcher(cache: &Path) -> Fetcher {
     let layout = Layout::with_dirs(cache, &cache.join("work"), cache);
-    let mut f = Fetcher::new(&layout, Progress::hidden(), false).unwrap();
+    let mut f = Fetcher::new(&layout, Progress::hidden(), &Config::default()).unwrap();
     f.set_mirrors(vec![], vec![]);
     f.backoff = Duration::from_millis(10);
     f
@@ -53,7 +53,7 @@ fn downloads_verifies_and_caches() {
     // Second fetch is served from the cache: no new request, even offline.
     let n = srv.requests().len();
     let layout = Layout::with_dirs(cache.path(), &cache.path().join("work"), cache.path());
-    let offline = Fetcher::new(&layout, Progress::hidden(), true).unwrap();
+    let offline = Fetcher::new(&layout, Progress::hidden(), &offline_config()).unwrap();
     assert_eq!(offline.fetch(&artifact("a.tar.xz", &sha, vec![srv.url("/a.tar.xz")])).unwrap(), p);
     assert_eq!(srv.requests().len(), n);
 }
@@ -79,7 +79,7 @@ fn wrong_checksum_names_url_expected_actual_and_caches_nothing() {
 fn offline_without_cache_fails_clearly() {
     let cache = tempfile::tempdir().unwrap();
     let layout = Layout::with_dirs(cache.path(), cache.path(), cache.path());
-    let f = Fetcher::new(&layout, Progress::hidden(), true).unwrap();
+    let f = Fetcher::new(&layout, Progress::hidden(), &offline_config()).unwrap();
     let sha = sha256_bytes(b"x");
     let err = format!(
         "{:#}",
@@ -203,7 +203,7 @@ fn two_processes_fetch_the_same_file() {
     let exe = std::env::current_exe().unwrap();
     let spawn = || {
         Command::new(&exe)
-            .args(["--exact", "concurrent_fetch_helper", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "fetch::concurrent_fetch_helper", "--nocapture", "--test-threads=1"])
             .env("KILN_TEST_HELPER_URL", srv.url("/e.tar.xz"))
             .env("KILN_TEST_HELPER_SHA", &sha)
             .env("KILN_TEST_HELPER_CACHE", cache.path())
@@ -231,7 +231,7 @@ fn concurrent_fetch_helper() {
     let cache = std::path::PathBuf::from(std::env::var("KILN_TEST_HELPER_CACHE").unwrap());
     let f = fetcher(&cache);
     let p = f.fetch(&artifact("e.tar.xz", &sha, vec![url])).unwrap();
-    assert_eq!(kiln::fetch::sha256_file(&p).unwrap(), sha);
+    assert_eq!(kiln::fsutil::sha256_file(&p).unwrap(), sha);
 }
 
 #[test]
@@ -243,4 +243,11 @@ fn parses_apt_sources_both_formats() {
         kiln::fetch::parse_apt_sources(one_line, false),
         vec!["http://a.example/debian", "http://b.example/debian"]
     );
+}
+
+fn offline_config() -> Config {
+    Config {
+        offline: true,
+        ..Config::default()
+    }
 }

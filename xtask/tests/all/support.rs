@@ -1,5 +1,4 @@
 //! Shared helpers for the slow tier: run the real `cargo xtask` binary.
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -9,11 +8,25 @@ pub fn repo() -> &'static Path {
 }
 
 pub fn xtask(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("running xtask")
+    xtask_env(args, cwd, &[])
+}
+
+/// The same with extra environment variables.
+pub fn xtask_env(args: &[&str], cwd: &Path, envs: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    c.args(args).current_dir(cwd);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("running xtask")
+}
+
+/// A directory holding `name` with `text`, and the interpreter run there
+/// on it by its relative path: the guest-path rule for every interpreter.
+pub fn run_relative_script(interp: &str, name: &str, text: &str) -> (i32, String, String) {
+    let d = tempfile::tempdir().expect("tempdir");
+    std::fs::write(d.path().join(name), text).expect("writing the script");
+    run_in(interp, d.path(), &[name])
 }
 
 /// `cargo xtask build <interp>`; asserts success and returns the printed
@@ -37,4 +50,14 @@ pub fn run_in(interp: &str, cwd: &Path, args: &[&str]) -> (i32, String, String) 
         String::from_utf8_lossy(&out.stdout).into(),
         String::from_utf8_lossy(&out.stderr).into(),
     )
+}
+
+/// `cargo xtask <args>` in the checkout, output captured.
+pub fn ci_xtask(args: &[&str]) -> Output {
+    xtask(args, repo())
+}
+
+/// stdout and stderr together.
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }

@@ -1,21 +1,19 @@
 //! Slow tier: build CPython 3.13 with kiln and check it as a user would.
 
-mod support;
-
 use std::path::Path;
 use std::sync::OnceLock;
 
-use support::{repo, xtask};
+use crate::support::{repo, xtask};
 
 /// Build once per test binary; every test waits for it.
 fn built() -> &'static str {
     static BUILT: OnceLock<String> = OnceLock::new();
-    BUILT.get_or_init(|| support::build("python", "out/python-3.13.5/bin/python.wasm"))
+    BUILT.get_or_init(|| crate::support::build("python", "out/python-3.13.5/bin/python.wasm"))
 }
 
 fn py_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     built();
-    support::run_in("python", cwd, args)
+    crate::support::run_in("python", cwd, args)
 }
 
 fn py(args: &[&str]) -> (i32, String, String) {
@@ -125,4 +123,69 @@ fn bench_kernels_compute_their_checksums_on_wasm() {
     let (code, _, err) = py_in(&dir, &["kernels.py", "nonesuch"]);
     assert_eq!(code, 1);
     assert!(err.contains("unknown kernel"), "{err}");
+}
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn script_by_relative_path() {
+    built();
+    let (code, out, err) =
+        crate::support::run_relative_script("python", "s.py", "import sys\nprint(len(open('s.py').read()) > 0, sys.argv[0])\n");
+    assert_eq!((code, out.as_str()), (0, "True s.py\n"), "{err}");
+}
+
+/// A second clone sharing the user-level cache: the wasm build is restored
+/// from the cache, and the native side (not cached) is rebuilt for bench.
+#[test]
+#[ignore = "slow tier: builds CPython, and its native build in a second target dir"]
+fn bench_in_a_second_clone_rebuilds_the_native_side() {
+    built();
+    let target = tempfile::tempdir().unwrap();
+    let out = crate::support::xtask_env(
+        &["bench", "python", "--runs", "1", "--workload", "start-up"],
+        repo(),
+        &[("KILN_TARGET_DIR", target.path())],
+    );
+    let t = crate::support::text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("restore from build cache") && t.contains("native build"), "{t}");
+    assert!(t.contains("start-up: -c pass [in-process]"), "{t}");
+}
+
+/// The suite runner on this interpreter (`cargo xtask test`).
+mod conformance {
+    use crate::support::{ci_xtask as xtask, text};
+
+    #[test]
+    #[ignore = "slow tier: builds CPython and runs the recipe's regrtest subset"]
+    fn python_default_subset_passes_against_the_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path().join("r");
+        let out = xtask(&["test", "python", "--report", r.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("python-regrtest.json")).unwrap()).unwrap();
+        let tests = json["tests"].as_array().unwrap();
+        assert!(tests.len() >= 40, "{} modules", tests.len());
+        // Per-module case counts come from regrtest's JUnit file.
+        let json_mod = tests.iter().find(|t| t["name"] == "Lib/test/test_json").unwrap();
+        assert_eq!(json_mod["outcome"], "pass");
+        assert!(json_mod["detail"].as_str().unwrap().contains("testcases"), "{json_mod}");
+    }
+
+    #[test]
+    #[ignore = "slow tier: builds CPython"]
+    fn a_failing_regrtest_module_fails_the_run() {
+        // A module anywhere on disk runs with regrtest's --testdir.
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("test_kiln_wrong.py");
+        std::fs::write(
+            &f,
+            "import unittest\nclass T(unittest.TestCase):\n    def test_wrong(self):\n        self.assertEqual(1 + 1, 3)\n    def test_ok(self):\n        pass\n",
+        )
+        .unwrap();
+        let out = xtask(&["test", "python", f.to_str().unwrap()]);
+        let t = text(&out);
+        assert!(!out.status.success(), "{t}");
+        assert!(t.contains("test_kiln_wrong") && t.contains("2 testcases: 1 failed"), "{t}");
+    }
 }

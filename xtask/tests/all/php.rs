@@ -1,22 +1,20 @@
 //! Slow tier: build PHP 8.4 with kiln and check it behaves like native PHP.
 //! Run with `cargo test -- --include-ignored` (the README's test command).
 
-mod support;
-
 use std::path::Path;
 use std::sync::OnceLock;
 
-use support::{repo, xtask};
+use crate::support::{repo, xtask};
 
 /// Build once per test binary; every test waits for it.
 fn built() -> &'static str {
     static BUILT: OnceLock<String> = OnceLock::new();
-    BUILT.get_or_init(|| support::build("php", "out/php-8.4.16/bin/php.wasm"))
+    BUILT.get_or_init(|| crate::support::build("php", "out/php-8.4.16/bin/php.wasm"))
 }
 
 fn php_in(cwd: &Path, args: &[&str]) -> (i32, String, String) {
     built();
-    support::run_in("php", cwd, args)
+    crate::support::run_in("php", cwd, args)
 }
 
 fn php(args: &[&str]) -> (i32, String, String) {
@@ -219,4 +217,81 @@ fn max_execution_time_fires_with_php_error_and_shutdown_functions() {
     // Without a limit nothing fires: a finite loop completes.
     let (code, out, _) = php(&["-r", "set_time_limit(0); for ($i = 0; $i < 3000000; $i++) {} echo 'done';"]);
     assert_eq!((code, out.as_str()), (0, "done"));
+}
+
+#[test]
+#[ignore = "slow tier: builds PHP"]
+fn script_by_relative_path() {
+    built();
+    let (code, out, err) = crate::support::run_relative_script(
+        "php",
+        "s.php",
+        "<?php echo strlen(file_get_contents('s.php')) > 0 ? 'yes' : 'no', ' ', basename(__FILE__);",
+    );
+    assert_eq!((code, out.as_str()), (0, "yes s.php"), "{err}");
+}
+
+/// The suite runner on this interpreter (`cargo xtask test`).
+mod conformance {
+    use crate::support::{ci_xtask as xtask, text};
+
+    fn phpt_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (n, c) in files {
+            std::fs::write(d.path().join(n), c).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    #[ignore = "slow tier: builds PHP and runs Zend/tests + tests/lang"]
+    fn default_subset_passes_against_the_baseline_and_writes_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path().join("r");
+        let out = xtask(&["test", "php", "Zend/tests", "tests/lang", "--report", r.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("php-phpt.json")).unwrap()).unwrap();
+        let tests = json["tests"].as_array().unwrap();
+        assert!(tests.len() > 5000, "{} tests", tests.len());
+        assert!(json["totals"]["pass"].as_u64().unwrap() > 4000, "{}", json["totals"]);
+        let xml = std::fs::read_to_string(r.join("php-phpt.xml")).unwrap();
+        assert_eq!(xml.matches("<testcase ").count(), tests.len());
+        assert!(std::fs::read_to_string(r.join("index.html")).unwrap().contains("TOTAL"));
+    }
+
+    #[test]
+    #[ignore = "slow tier: builds PHP"]
+    fn a_wrong_expectation_fails_the_run() {
+        let d = phpt_dir(&[
+            ("ok.phpt", "--TEST--\nok\n--FILE--\n<?php echo 1+1;\n--EXPECT--\n2\n"),
+            (
+                "ok_f.phpt",
+                "--TEST--\nexpectf\n--FILE--\n<?php echo 'v', PHP_VERSION;\n--EXPECTF--\nv%d.%d.%d\n",
+            ),
+            ("bad.phpt", "--TEST--\nwrong\n--FILE--\n<?php echo 1+1;\n--EXPECT--\n3\n"),
+        ]);
+        let out = xtask(&["test", "php", d.path().to_str().unwrap()]);
+        let t = text(&out);
+        assert!(!out.status.success(), "{t}");
+        assert!(t.contains("bad.phpt") && !t.contains("FAIL ok"), "{t}");
+        assert!(t.contains("1 unexpected failures"), "{t}");
+    }
+
+    #[test]
+    #[ignore = "slow tier: builds PHP"]
+    fn loops_and_memory_hogs_are_stopped_and_reported() {
+        let d = phpt_dir(&[
+            ("loop.phpt", "--TEST--\nloops\n--FILE--\n<?php while (true) {}\n--EXPECT--\nnever\n"),
+            ("hog.phpt", "--TEST--\nhog\n--INI--\nmemory_limit=-1\n--FILE--\n<?php $a = []; while (true) { $a[] = str_repeat('x', 1 << 20); }\n--EXPECT--\nnever\n"),
+            ("fine.phpt", "--TEST--\nfine\n--FILE--\n<?php echo 'fine';\n--EXPECT--\nfine\n"),
+        ]);
+        let start = std::time::Instant::now();
+        let out = xtask(&["test", "php", d.path().to_str().unwrap(), "--timeout", "5", "--memory-mib", "256"]);
+        let t = text(&out);
+        assert!(!out.status.success(), "{t}");
+        assert!(t.contains("loop.phpt") && t.contains("Timeout"), "{t}");
+        assert!(t.contains("hog.phpt") && t.contains("memory cap of 256 MiB reached"), "{t}");
+        assert!(!t.contains("FAIL") || !t.contains("fine.phpt"), "{t}");
+        assert!(start.elapsed().as_secs() < 120);
+    }
 }

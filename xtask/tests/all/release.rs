@@ -1,5 +1,6 @@
 //! Slow tier: release artifacts checked with real tools (sha256sum, skopeo,
-//! Debian's docker-registry on 127.0.0.1) and rebuilt for reproducibility.
+//! Debian's docker-registry on 127.0.0.1), reproducibility, and what a
+//! second clone sharing the user-level cache gets.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -29,7 +30,7 @@ fn tool(cmd: &str, args: &[&str], cwd: &Path) -> String {
         .args(args)
         .current_dir(cwd)
         .output()
-        .unwrap_or_else(|e| panic!("{cmd} is needed for this test (.ci/run installs it): {e}"));
+        .unwrap_or_else(|e| panic!("{cmd} is needed for this test (`cargo xtask setup` installs it): {e}"));
     assert!(
         out.status.success(),
         "{cmd} {args:?}:\n{}{}",
@@ -124,22 +125,80 @@ fn php_release_checks_out_with_sha256sum_skopeo_and_a_registry() {
     assert_eq!(index["manifests"][0]["digest"], manifest["image"]["digest"]);
 }
 
-/// Two clean builds (separate target dirs, no build cache) of the same
-/// recipe give byte-identical release files.
+/// Two clean builds of the same recipe in different directories (separate
+/// target dirs, no build cache) give byte-identical outputs: zlib, the
+/// smallest recipe, with the same flags and prefix maps every recipe gets.
+/// And two releases of one build are byte-identical (archives, OCI image,
+/// build-info, SHA256SUMS).
 #[test]
-#[ignore = "slow tier: builds PHP (slim) twice from scratch"]
-fn two_clean_builds_release_identical_bytes() {
-    let mut sums = Vec::new();
+#[ignore = "slow tier: builds zlib twice from scratch, releases PHP twice"]
+fn clean_builds_and_releases_are_byte_identical() {
+    let mut libs = Vec::new();
     for _ in 0..2 {
         let target = tempfile::tempdir().unwrap();
-        let dist = target.path().join("dist");
-        let no_cache = Path::new("1");
-        xtask(
-            &["release", "php", "--flavor", "slim", "--out", dist.to_str().unwrap()],
-            &[("KILN_TARGET_DIR", target.path()), ("KILN_NO_BUILD_CACHE", no_cache)],
+        let out = xtask(
+            &["build", "zlib"],
+            &[("KILN_TARGET_DIR", target.path()), ("KILN_NO_BUILD_CACHE", Path::new("1"))],
         );
-        sums.push(std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap());
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(dir.starts_with(&target.path().display().to_string()), "{dir}");
+        libs.push(std::fs::read(Path::new(&dir).join("lib/libz.a")).unwrap());
     }
-    assert!(sums[0].contains("php-8.4.16-slim.wasm"));
+    assert!(libs[0].len() > 10_000);
+    assert!(libs[0] == libs[1], "two clean zlib builds differ");
+
+    let mut sums = Vec::new();
+    for _ in 0..2 {
+        let dist = tempfile::tempdir().unwrap();
+        xtask(&["release", "php", "--out", dist.path().to_str().unwrap()], &[]);
+        sums.push(std::fs::read_to_string(dist.path().join("SHA256SUMS")).unwrap());
+    }
+    assert!(sums[0].contains("php-8.4.16.wasm") && sums[0].contains("php-8.4.16.oci.tar"));
     assert_eq!(sums[0], sums[1]);
+}
+
+/// Ruby's release: module, debug module (its DWARF as the linker and
+/// Asyncify wrote it), tarball, OCI image and SHA256SUMS; its build-info
+/// names only the flags Ruby's build used (no Wasm-EH setjmp flags).
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn ruby_release_has_every_artifact_and_true_build_info() {
+    let dist = tempfile::tempdir().unwrap();
+    xtask(&["release", "ruby", "--out", dist.path().to_str().unwrap()], &[]);
+    tool("sha256sum", &["-c", "SHA256SUMS"], dist.path());
+    for f in [
+        "ruby-3.3.8.wasm",
+        "ruby-3.3.8.debug.wasm",
+        "ruby-3.3.8-wasi.tar.gz",
+        "ruby-3.3.8.oci.tar",
+        "ruby-3.3.8.manifest.json",
+    ] {
+        assert!(dist.path().join(f).is_file(), "{f} missing");
+    }
+    let layout = format!("oci:{}:3.3.8", dist.path().join("ruby-3.3.8.oci").display());
+    let config: serde_json::Value = serde_json::from_str(&tool("skopeo", &["inspect", "--config", &layout], dist.path())).unwrap();
+    assert_eq!(config["config"]["Entrypoint"][0], "/bin/ruby.wasm");
+    for m in ["ruby-3.3.8.wasm", "ruby-3.3.8.debug.wasm"] {
+        let info = String::from_utf8_lossy(&xtask(&["inspect", dist.path().join(m).to_str().unwrap()], &[]).stdout).into_owned();
+        assert!(info.contains("\"recipe\": \"ruby\""), "{info}");
+        assert!(
+            !info.contains("sjlj"),
+            "Ruby's build-info claims a flag its build never used:\n{info}"
+        );
+        assert!(info.contains("stack-size=16777216"), "{info}");
+    }
+    // The release module runs.
+    let out = xtask(
+        &[
+            "run",
+            "ruby",
+            "--module",
+            dist.path().join("ruby-3.3.8.wasm").to_str().unwrap(),
+            "--",
+            "-e",
+            "print 6*7",
+        ],
+        &[],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42");
 }

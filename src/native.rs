@@ -1,0 +1,251 @@
+//! Native builds: the build machine's own build of a recipe's tarball, with
+//! the native compiler named in `recipes/toolchain.toml`. Two uses, one
+//! pipeline:
+//!
+//! * a recipe's `[native]` build from the same patched tree, which the
+//!   cross build needs (Ruby's baseruby, CPython's build python): a
+//!   [`crate::plan::Step::Native`] in the wasm plan;
+//! * the native side that `bench` and `test --native` compare against:
+//!   that same build, or (with `[bench] native_configure`) a separate
+//!   in-tree build in a private copy of the source.
+//!
+//! Both are [`NativePlan`]s: planned with the same placeholder rules,
+//! stamped with the source, the patches, the commands and the compiler,
+//! and built by [`build`] under the plan's lock. [`crate::project::Project::native_side`]
+//! is the one entry point that yields a native interpreter, whatever state
+//! the checkout is in (a wasm build restored from the cache has no native
+//! tree; it is rebuilt then).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd::Cmd;
+use crate::fetch::Fetcher;
+use crate::plan::{stamp, Dirs, Patch, Vars};
+use crate::progress::Progress;
+use crate::recipe::{Artifact, Recipe, ToolchainRecipe};
+
+const STAMP: &str = ".kiln-native-stamp";
+
+/// Variables a cross build's environment carries that must not reach a
+/// native build.
+const SCRUB: &[&str] = &[
+    "CC",
+    "CXX",
+    "CFLAGS",
+    "CXXFLAGS",
+    "LDFLAGS",
+    "LIBS",
+    "CPPFLAGS",
+    "AR",
+    "RANLIB",
+    "NM",
+    "MAKEFLAGS",
+    "CONFIG_SITE",
+];
+
+/// The build machine's C compiler.
+#[derive(Debug, Clone)]
+pub struct NativeToolchain {
+    pub cc: String,
+    /// `cc --version`'s first line (part of every native stamp).
+    pub version: String,
+}
+
+impl NativeToolchain {
+    /// The first of the toolchain recipe's `[native] cc` found on `PATH`
+    /// (else the last one named, which then fails when a build starts it).
+    pub fn resolve(recipe: &ToolchainRecipe) -> NativeToolchain {
+        let found = recipe.native.cc.iter().find(|c| crate::toolchain::which(c).is_some());
+        let cc = found.or(recipe.native.cc.last()).cloned().unwrap_or_else(|| "cc".into());
+        let version = Cmd::new(&cc, ".")
+            .arg("--version")
+            .read()
+            .map(|o| o.lines().next().unwrap_or("").to_string())
+            .unwrap_or_else(|_| "not found".into());
+        NativeToolchain { cc, version }
+    }
+
+    pub fn placeholder() -> NativeToolchain {
+        NativeToolchain {
+            cc: "$NATIVE_CC".into(),
+            version: "unresolved".into(),
+        }
+    }
+}
+
+/// A private copy of the source a native build unpacks for itself.
+#[derive(Debug, Clone)]
+pub struct PrivateSource {
+    pub artifact: Artifact,
+    pub strip: usize,
+    pub patches: Vec<PathBuf>,
+    /// Where it is unpacked (and built, in-tree).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct NativePlan {
+    /// The build directory (`{native}`).
+    pub dir: PathBuf,
+    /// Set for a build in its own copy of the source.
+    pub private_src: Option<PrivateSource>,
+    pub configure: Cmd,
+    pub make: Cmd,
+    pub log_dir: PathBuf,
+    /// Log file prefix (`native`, `bench-native`).
+    pub log_name: String,
+    /// Source, patches, commands and compiler.
+    pub stamp: String,
+}
+
+impl NativePlan {
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        if let Some(p) = &self.private_src {
+            s.push_str(&format!("own copy of {} in {}\n                ", p.artifact.file, p.dir.display()));
+        }
+        s.push_str(&format!(
+            "{}\n                {}\n                (native stamp {})",
+            self.configure.display(),
+            self.make.display(),
+            &self.stamp[..16]
+        ));
+        s
+    }
+
+    /// Built, with this stamp.
+    pub fn is_current(&self) -> bool {
+        fs::read_to_string(self.dir.join(STAMP)).ok().as_deref().map(str::trim) == Some(self.stamp.as_str())
+    }
+}
+
+fn scrubbed(c: Cmd, tc: &NativeToolchain) -> Cmd {
+    SCRUB.iter().fold(c, |c, k| c.env_remove(k)).env("CC", &tc.cc)
+}
+
+fn patch_text(patches: &[Patch]) -> String {
+    patches.iter().map(|p| p.sha256.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn native_stamp(recipe: &Recipe, patches: &[Patch], c: &Cmd, m: &Cmd, tc: &NativeToolchain, work: &Path) -> String {
+    stamp(&[
+        "native",
+        &recipe.source.artifact.sha256,
+        &patch_text(patches),
+        &c.display_without_paths(&[work]),
+        &m.display_without_paths(&[work]),
+        &tc.version,
+    ])
+}
+
+/// The recipe's `[native]` build: out of tree in `{native}`, from the
+/// shared patched source.
+pub fn plan_tree(
+    recipe: &Recipe,
+    n: &crate::recipe::Native,
+    d: &Dirs,
+    vars: &Vars,
+    tc: &NativeToolchain,
+    patches: &[Patch],
+    jobs: usize,
+) -> Result<NativePlan> {
+    let name = recipe.name.as_str();
+    let mut c = scrubbed(Cmd::new("../src/configure", &d.native), tc).args(vars.subst_all(name, &n.configure)?);
+    let mut m = scrubbed(Cmd::new("make", &d.native), tc)
+        .arg(format!("-j{jobs}"))
+        .args(&n.make_targets);
+    for (k, v) in &n.env {
+        let v = vars.subst(name, v)?;
+        c = c.env(k, &v);
+        m = m.env(k, &v);
+    }
+    Ok(NativePlan {
+        stamp: native_stamp(recipe, patches, &c, &m, tc, &d.work),
+        dir: d.native.clone(),
+        private_src: None,
+        configure: c,
+        make: m,
+        log_dir: d.log.clone(),
+        log_name: "native".into(),
+    })
+}
+
+/// The native side for `bench` and `test --native`, and its binary.
+pub fn plan_side(
+    recipe: &Recipe,
+    tree: Option<&NativePlan>,
+    d: &Dirs,
+    tc: &NativeToolchain,
+    patches: &[Patch],
+    jobs: usize,
+) -> Result<Option<(NativePlan, PathBuf)>> {
+    let Some(b) = &recipe.bench else { return Ok(None) };
+    let name = recipe.name.as_str();
+    let plan = match (&b.native_configure, tree) {
+        (Some(configure), _) => {
+            let root = d.work.join("bench-native");
+            let src = root.join("src");
+            let c = scrubbed(Cmd::new("./configure", &src), tc).args(configure);
+            let m = scrubbed(Cmd::new("make", &src), tc)
+                .arg(format!("-j{jobs}"))
+                .args(&b.native_make_targets);
+            NativePlan {
+                stamp: native_stamp(recipe, patches, &c, &m, tc, &d.work),
+                dir: src.clone(),
+                private_src: Some(PrivateSource {
+                    artifact: recipe.source.artifact.clone(),
+                    strip: recipe.source.strip_components,
+                    patches: patches.iter().map(|p| p.path.clone()).collect(),
+                    dir: src,
+                }),
+                configure: c,
+                make: m,
+                log_dir: d.log.clone(),
+                log_name: "bench-native".into(),
+            }
+        }
+        (None, Some(t)) => t.clone(),
+        (None, None) => bail!("recipe {name}: [bench] native_binary needs a native build: a [native] section or [bench] native_configure"),
+    };
+    let mut v = Vars::default();
+    v.set("native", plan.dir.display().to_string());
+    v.set("src", d.src.display().to_string());
+    let binary = PathBuf::from(v.subst(name, &b.native_binary)?);
+    Ok(Some((plan, binary)))
+}
+
+/// Build `n` unless its stamp says it is current. The caller holds the
+/// owning plan's lock; for a tree build the shared source must exist.
+pub fn build(n: &NativePlan, fetcher: &Fetcher, progress: &Progress, label: &str) -> Result<bool> {
+    if n.is_current() {
+        return Ok(false);
+    }
+    let stage = progress.stage(format!("{label}: native build ({})", n.log_name));
+    let root = match &n.private_src {
+        Some(p) => p.dir.parent().unwrap_or(&p.dir).to_path_buf(),
+        None => n.dir.clone(),
+    };
+    if root.exists() {
+        fs::remove_dir_all(&root).with_context(|| format!("removing stale {}", root.display()))?;
+    }
+    match &n.private_src {
+        Some(p) => {
+            let archive = fetcher.fetch(&p.artifact)?;
+            crate::source::unpack(&archive, &p.dir, p.strip)?;
+            crate::source::apply_patches(&p.dir, &p.patches, &n.log_dir)?;
+        }
+        None => fs::create_dir_all(&n.dir).with_context(|| format!("creating {}", n.dir.display()))?,
+    }
+    n.configure
+        .run(&n.log_dir.join(format!("{}-configure.log", n.log_name)))
+        .with_context(|| format!("configuring the native build of {label}"))?;
+    n.make
+        .run(&n.log_dir.join(format!("{}-make.log", n.log_name)))
+        .with_context(|| format!("making the native build of {label}"))?;
+    fs::write(n.dir.join(STAMP), &n.stamp)?;
+    stage.done("done");
+    Ok(true)
+}

@@ -1,0 +1,174 @@
+//! Slow tier: build CRuby 3.3 (native baseruby, cross build, Asyncify) with
+//! kiln and check it as a user would.
+
+use std::sync::OnceLock;
+
+use crate::support::{repo, xtask};
+
+fn built() -> &'static str {
+    static BUILT: OnceLock<String> = OnceLock::new();
+    BUILT.get_or_init(|| crate::support::build("ruby", "out/ruby-3.3.8/bin/ruby.wasm"))
+}
+
+fn rb(args: &[&str]) -> (i32, String, String) {
+    built();
+    crate::support::run_in("ruby", repo(), args)
+}
+
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn second_build_does_no_work() {
+    built();
+    let out = xtask(&["build", "ruby"], repo());
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("up to date"));
+}
+
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn version_and_sum() {
+    let (code, out, err) = rb(&["-e", "puts RUBY_VERSION; puts [1,2,3].sum"]);
+    assert_eq!((code, out.as_str()), (0, "3.3.8\n6\n"), "{err}");
+}
+
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn json_erb_fiber_rescue() {
+    let script = r#"
+require "json"
+puts JSON.generate({"a" => [1, 2.5, nil, true], "b" => "x"})
+puts JSON.parse('{"k": [1, {"n": null}]}').inspect
+require "erb"
+puts ERB.new("Hi <%= name %>!<% 2.times do |i| %> [<%= i %>]<% end %>").result_with_hash(name: "kiln")
+ping = Fiber.new { |x| loop { x = Fiber.yield(x * 2) } }
+puts [1, 2, 3].map { |v| ping.resume(v) }.inspect
+begin
+  raise ArgumentError, "boom"
+rescue => e
+  puts "rescued #{e.class}: #{e.message}"
+end
+def deep(n) = n.zero? ? raise("bottom") : deep(n - 1)
+begin; deep(500); rescue => e; puts e.message; end
+"#;
+    let (code, out, err) = rb(&["-e", script]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            "{\"a\":[1,2.5,null,true],\"b\":\"x\"}\n\
+             {\"k\"=>[1, {\"n\"=>nil}]}\n\
+             Hi kiln! [0] [1]\n\
+             [2, 4, 6]\n\
+             rescued ArgumentError: boom\n\
+             bottom\n"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn exit_status_is_the_scripts() {
+    let (code, _, err) = rb(&["-e", "at_exit { $stderr.puts 'bye' }; exit 3"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("bye"));
+    let (code, _, err) = rb(&["-e", "raise 'uncaught'"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("uncaught (RuntimeError)"), "{err}");
+}
+
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn static_extensions_and_bundled_gems() {
+    let script = r#"
+require "stringio"; require "strscan"; require "date"; require "digest"; require "zlib"; require "etc"; require "ripper"
+puts StringIO.new("a\nb").readlines.size
+puts StringScanner.new("3.14").scan(/\d+/)
+puts Date.new(2024, 2, 29).next_day.to_s
+puts Digest::SHA256.hexdigest("abc")[0, 16]
+puts Zlib.inflate(Zlib.deflate("kiln" * 10)).size
+puts Ripper.sexp("1+1") ? "ripper" : "no"
+require "rexml/document"
+puts REXML::Document.new("<a><b>t</b></a>").root.elements["b"].text
+require "minitest"
+puts Minitest::VERSION
+"#;
+    let (code, out, err) = rb(&["-e", script]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "2\n3\n2024-03-01\nba7816bf8f01cfea\n40\nripper\nt\n5.20.0\n"),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn script_by_relative_path() {
+    built();
+    let (code, out, err) = crate::support::run_relative_script(
+        "ruby",
+        "s.rb",
+        "puts File.read('s.rb').size > 0, File.basename(__FILE__), Dir.pwd != '/'\n",
+    );
+    assert_eq!((code, out.as_str()), (0, "true\ns.rb\ntrue\n"), "{err}");
+}
+
+/// A second clone sharing the user-level cache: the wasm build comes from
+/// the cache, and `test --native` rebuilds baseruby (the native side).
+#[test]
+#[ignore = "slow tier: builds Ruby, and baseruby again in a second target dir"]
+fn native_tests_in_a_second_clone() {
+    built();
+    let target = tempfile::tempdir().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("test_kiln.rb"),
+        "assert_equal '2', %q{1 + 1}\nassert_equal 'ok', %q{'ok'}\n",
+    )
+    .unwrap();
+    let out = crate::support::xtask_env(
+        &["test", "ruby", "--native", d.path().to_str().unwrap()],
+        repo(),
+        &[("KILN_TARGET_DIR", target.path())],
+    );
+    let t = crate::support::text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("restore from build cache") && t.contains("native side:"), "{t}");
+}
+
+/// The suite runner on this interpreter (`cargo xtask test`).
+mod conformance {
+    use crate::support::{ci_xtask as xtask, text};
+
+    #[test]
+    #[ignore = "slow tier: builds Ruby and runs bootstraptest + basictest"]
+    fn ruby_default_subset_passes_against_the_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path().join("r");
+        let out = xtask(&["test", "ruby", "--report", r.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("ruby-ruby-bootstraptest.json")).unwrap()).unwrap();
+        let tests = json["tests"].as_array().unwrap();
+        assert!(tests.len() > 1000, "{} assertions", tests.len());
+        let basic = tests.iter().find(|t| t["name"] == "basictest/test.rb").unwrap();
+        assert_eq!(basic["outcome"], "pass", "{basic}");
+    }
+
+    #[test]
+    #[ignore = "slow tier: builds Ruby"]
+    fn a_wrong_ruby_assertion_fails_the_run() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("test_kiln.rb"),
+            "assert_equal '2', %q{1 + 1}\nassert_equal '3', %q{1 + 1}\nassert_match(/\\Ah.llo\\z/, %q{'hello'})\nassert_normal_exit %q{exit 3}\n",
+        )
+        .unwrap();
+        let out = xtask(&["test", "ruby", d.path().to_str().unwrap()]);
+        let t = text(&out);
+        assert!(!out.status.success(), "{t}");
+        assert!(
+            t.contains("test_kiln.rb:2") && !t.contains("test_kiln.rb:1 ") && t.contains("1 unexpected failures"),
+            "{t}"
+        );
+    }
+}
