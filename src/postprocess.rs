@@ -91,21 +91,34 @@ pub fn process(input: &Path, info: &BuildInfo) -> Result<(Vec<u8>, Vec<u8>)> {
     let mut debug_bytes = bytes.clone();
     append_custom_section(&mut debug_bytes, BUILD_INFO, &json);
 
-    let mut cfg = walrus::ModuleConfig::new();
-    cfg.generate_dwarf(false).generate_name_section(false);
-    let mut release = cfg
-        .parse(&bytes)
-        .map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
-    let names: Vec<String> = release.customs.iter().map(|(_, c)| c.name().to_string()).collect();
-    for n in names {
-        release.customs.remove_raw(&n);
-    }
-    release.producers.add_processed_by("kiln", env!("CARGO_PKG_VERSION"));
-    release.customs.add(walrus::RawCustomSection {
-        name: BUILD_INFO.into(),
-        data: json,
-    });
-    Ok((release.emit_wasm(), debug_bytes))
+    // walrus asserts rather than returns errors in places: a panic here is
+    // reported as this module's error, not as a crash of the command.
+    let release = std::panic::catch_unwind(|| -> Result<Vec<u8>> {
+        let mut cfg = walrus::ModuleConfig::new();
+        cfg.generate_dwarf(false).generate_name_section(false);
+        let mut release = cfg
+            .parse(&bytes)
+            .map_err(|e| anyhow!("walrus cannot parse {}: {e}", input.display()))?;
+        let names: Vec<String> = release.customs.iter().map(|(_, c)| c.name().to_string()).collect();
+        for n in names {
+            release.customs.remove_raw(&n);
+        }
+        release.producers.add_processed_by("kiln", env!("CARGO_PKG_VERSION"));
+        release.customs.add(walrus::RawCustomSection {
+            name: BUILD_INFO.into(),
+            data: json,
+        });
+        Ok(release.emit_wasm())
+    })
+    .map_err(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        anyhow!("post-processing {} with walrus failed: {why}", input.display())
+    })??;
+    Ok((release, debug_bytes))
 }
 
 /// Append a custom section (id 0: LEB128 size, LEB128 name length, name,

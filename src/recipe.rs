@@ -361,7 +361,7 @@ pub struct Run {
     /// The module exports `kiln_deadline_cell` (a cooperative timer, see
     /// `runtime.rs`): `run` and `bench` then keep epoch interruption on so
     /// the runtime can poll it. Off otherwise, because epoch checks cost
-    /// (measured: app_fib 2.3 -> 3.3-3.7 s, bench.php 1.9 -> 2.05-2.2 s).
+    /// (docs/measurements.md).
     #[serde(default)]
     pub guest_deadline: bool,
     /// Arguments that make the interpreter change into the guest's working

@@ -74,8 +74,8 @@ pub enum Use {
 }
 
 impl EngineOptions {
-    /// Epoch checks cost (recipe notes: Ruby's app_fib 2.3 s without, 3.3-3.7 s
-    /// with), so they are on only where a deadline needs them: a run with
+    /// Epoch checks cost (docs/measurements.md), so they are on only where a
+    /// deadline needs them: a run with
     /// `--timeout`, a recipe whose guest polls its own deadline
     /// (`[run] guest_deadline`, PHP's max_execution_time), and every test
     /// and request. The pooling allocator made no measurable difference to
@@ -701,4 +701,47 @@ pub fn run_native(binary: &Path, pre_args: &[String], spec: &RunSpec) -> Result<
         hit_memory_limit: false,
         elapsed: start.elapsed(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::Run;
+
+    #[test]
+    fn cwd_is_mapped_twice_and_chdir_args_follow_argv0() {
+        let run = Run {
+            argv0: "ruby".into(),
+            args: vec!["--disable-gems".into()],
+            chdir_args: vec!["-C".into(), "{cwd}".into()],
+            ..Default::default()
+        };
+        let spec = RunSpec::for_recipe(&run, Path::new("/out")).with_cwd(Path::new("/home/u/app"), &run);
+        assert_eq!(spec.argv, ["ruby", "-C", "/home/u/app", "--disable-gems"]);
+        assert!(spec.dirs.contains(&(PathBuf::from("/home/u/app"), ".".into())));
+        assert!(spec.dirs.contains(&(PathBuf::from("/home/u/app"), "/home/u/app".into())));
+        let plain = Run {
+            argv0: "php".into(),
+            ..Default::default()
+        };
+        let spec = RunSpec::for_recipe(&plain, Path::new("/out")).with_cwd(Path::new("/"), &plain);
+        assert_eq!(spec.argv, ["php"]);
+        assert_eq!(spec.dirs, [(PathBuf::from("/"), ".".to_string())]);
+    }
+
+    #[test]
+    fn engine_settings_per_use() {
+        let cfg = KilnConfig::default();
+        let plain = Run::default();
+        let deadline = Run {
+            guest_deadline: true,
+            ..Default::default()
+        };
+        let on = |u, r: &Run| EngineOptions::for_use(u, r, &cfg).interruptible;
+        assert!(!on(Use::Run { timeout: false }, &plain), "epoch checks cost: off for a plain run");
+        assert!(on(Use::Run { timeout: true }, &plain));
+        assert!(on(Use::Run { timeout: false }, &deadline), "a guest deadline needs the tick");
+        assert!(!on(Use::Bench, &plain) && on(Use::Bench, &deadline), "bench measures what run gets");
+        assert!(on(Use::Test, &plain) && on(Use::Serve, &plain));
+    }
 }

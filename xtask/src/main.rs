@@ -89,9 +89,8 @@ enum Command {
 
 fn main() -> ExitCode {
     // Every wasmtime error captures a std backtrace when RUST_BACKTRACE is
-    // set, and each guest's proc_exit travels as one. `test php Zend/tests`
-    // with RUST_LIB_BACKTRACE=1 vs 0, alternating: 41.2/44.1 s vs 39.6/40.4 s.
-    // Panics keep their backtraces (RUST_BACKTRACE still governs those).
+    // set, and each guest's proc_exit travels as one: off unless asked for
+    // (docs/measurements.md). Panics keep their backtraces.
     if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
