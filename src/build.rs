@@ -234,6 +234,9 @@ impl Exec<'_, '_> {
                 compile_shims(&plan.toolchain, files, includes, cflags, out_dir)?;
                 stage.done(&format!("{} files", files.len()));
             }
+            Step::WriteFile { path, text } => {
+                crate::fsutil::write_atomic(path, text.as_bytes())?;
+            }
             Step::Native(n) => {
                 crate::native::build(n, &self.b.fetcher()?, progress, id)?;
             }

@@ -25,7 +25,12 @@ use crate::toolchain::{Toolchain, TARGET};
 /// [`Toolchain`] or a placeholder for planning without one.
 #[derive(Debug, Clone)]
 pub struct ToolchainView {
+    /// `CC` for autoconf: the compiler with target and sysroot baked in.
     pub cc: String,
+    /// The compilers alone and the sysroot (CMake's toolchain file).
+    pub clang: String,
+    pub clangxx: String,
+    pub sysroot: String,
     pub ar: String,
     pub ranlib: String,
     pub nm: String,
@@ -42,6 +47,9 @@ impl ToolchainView {
     pub fn of(tc: &Toolchain, native: NativeToolchain) -> ToolchainView {
         ToolchainView {
             cc: tc.cc(),
+            clang: tc.clang.display().to_string(),
+            clangxx: tc.clangxx().display().to_string(),
+            sysroot: tc.sysroot.display().to_string(),
             ar: tc.ar.display().to_string(),
             ranlib: tc.ranlib.display().to_string(),
             nm: tc.nm.display().to_string(),
@@ -58,6 +66,9 @@ impl ToolchainView {
     pub fn placeholder(recipe: &crate::recipe::ToolchainRecipe) -> ToolchainView {
         ToolchainView {
             cc: format!("$CLANG --target={TARGET} --sysroot=$SYSROOT"),
+            clang: "$CLANG".into(),
+            clangxx: "$CLANGXX".into(),
+            sysroot: "$SYSROOT".into(),
             ar: "$AR".into(),
             ranlib: "$RANLIB".into(),
             nm: "$NM".into(),
@@ -136,6 +147,11 @@ pub enum Step {
         cflags: Vec<String>,
         out_dir: PathBuf,
     },
+    /// A file the build reads, generated from the plan (CMake's toolchain file).
+    WriteFile {
+        path: PathBuf,
+        text: String,
+    },
     /// A build for the build machine from the same tree (baseruby, build python).
     Native(Box<NativePlan>),
     Configure(Cmd),
@@ -177,6 +193,7 @@ impl Step {
             Step::Unpack { .. } => "unpack",
             Step::Patch { .. } => "patch",
             Step::Shims { .. } => "shims",
+            Step::WriteFile { .. } => "write",
             Step::Native(_) => "native",
             Step::Configure(_) => "configure",
             Step::Make(_) => "make",
@@ -190,9 +207,13 @@ impl Step {
     pub fn phase(&self) -> Phase {
         match self {
             Step::Dep(_) => Phase::Deps,
-            Step::Fetch { .. } | Step::Unpack { .. } | Step::Patch { .. } | Step::Shims { .. } | Step::Native(_) | Step::Configure(_) => {
-                Phase::Tree
-            }
+            Step::Fetch { .. }
+            | Step::Unpack { .. }
+            | Step::Patch { .. }
+            | Step::Shims { .. }
+            | Step::WriteFile { .. }
+            | Step::Native(_)
+            | Step::Configure(_) => Phase::Tree,
             Step::Make(_) | Step::Install { .. } | Step::Tool(_) | Step::Post { .. } | Step::Collect { .. } => Phase::Outputs,
         }
     }
@@ -219,6 +240,12 @@ impl Step {
                 "cc {} -> {}/libkiln_shims.a",
                 files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(" "),
                 out_dir.display()
+            ),
+            Step::WriteFile { path, text } => format!(
+                "{} ({} lines)\n                {}",
+                path.display(),
+                text.lines().count(),
+                text.lines().collect::<Vec<_>>().join("\n                ")
             ),
             Step::Native(n) => n.render(),
             Step::Configure(c) | Step::Make(c) => c.display(),
@@ -374,12 +401,10 @@ fn plan_deps(layout: &Layout, recipe: &Recipe, tc: &ToolchainView, opts: &PlanOp
 fn dirs(layout: &Layout, recipe: &Recipe, id: &str) -> Dirs {
     let work = layout.build_root().join(id);
     let src = work.join("src");
+    // CMake always builds out of tree.
+    let separate = recipe.build.out_of_tree || recipe.build.system == BuildSystem::Cmake;
     Dirs {
-        build: if recipe.build.out_of_tree {
-            work.join("cross")
-        } else {
-            src.clone()
-        },
+        build: if separate { work.join("cross") } else { src.clone() },
         native: work.join("native"),
         dest: work.join("dest"),
         shims: work.join("shims"),
@@ -566,8 +591,28 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
                 .env_remove("CXXFLAGS")
                 .env_remove("MAKEFLAGS"),
         ),
+        BuildSystem::Cmake => Some(
+            Cmd::new("cmake", &d.build)
+                .arg("-S")
+                .arg(&d.src)
+                .arg("-B")
+                .arg(&d.build)
+                .args(["-G", "Unix Makefiles"])
+                .arg(format!("-DCMAKE_TOOLCHAIN_FILE={}", d.build.join(CMAKE_TOOLCHAIN).display()))
+                .args([
+                    "-DCMAKE_INSTALL_PREFIX=/usr/local",
+                    "-DCMAKE_BUILD_TYPE=Release",
+                    "-DBUILD_SHARED_LIBS=OFF",
+                ])
+                .args(&flags.configure)
+                .envs(&flags.env)
+                .env_remove("CPPFLAGS")
+                .env_remove("CXXFLAGS")
+                .env_remove("MAKEFLAGS"),
+        ),
         BuildSystem::Make => None,
     };
+    let cmake_toolchain = (recipe.build.system == BuildSystem::Cmake).then(|| cmake_toolchain_file(&tc, &deps));
     let make_args = vars.subst_all(name, &recipe.build.make_args)?;
     let make = Cmd::new("make", &d.build)
         .arg(format!("-j{}", opts.jobs))
@@ -616,15 +661,24 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         // The shim library is compiled with the resolved flags.
         let _ = write!(shim_part, "|{}", strip_paths(&flags.cflags.join(" "), &strip));
     }
-    let tree_stamp = stamp(&[
+    let native_stamp = tree_native.as_ref().map(|n| n.stamp.clone()).unwrap_or_default();
+    let configure_text = configure.as_ref().map(|c| c.display_without_paths(&strip)).unwrap_or_default();
+    let patches_joined = patch_text.join(",");
+    let deps_joined = dep_text.join(",");
+    let mut tree_parts: Vec<&str> = vec![
         &recipe.source.artifact.sha256,
-        &patch_text.join(","),
-        &configure.as_ref().map(|c| c.display_without_paths(&strip)).unwrap_or_default(),
+        &patches_joined,
+        &configure_text,
         &tc.fingerprint,
         &shim_part,
-        &dep_text.join(","),
-        &tree_native.as_ref().map(|n| n.stamp.clone()).unwrap_or_default(),
-    ]);
+        &deps_joined,
+        &native_stamp,
+    ];
+    let toolchain_text = cmake_toolchain.as_deref().map(|t| strip_paths(t, &strip));
+    if let Some(t) = &toolchain_text {
+        tree_parts.push(t);
+    }
+    let tree_stamp = stamp(&tree_parts);
     let post_text: Vec<String> = post.iter().map(|(_, c)| c.display_without_paths(&strip)).collect();
     let out_stamp = stamp(&[
         &tree_stamp,
@@ -654,6 +708,12 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             includes: sh.includes.clone(),
             cflags: flags.cflags.clone(),
             out_dir: d.shims.clone(),
+        });
+    }
+    if let Some(text) = cmake_toolchain {
+        steps.push(Step::WriteFile {
+            path: d.build.join(CMAKE_TOOLCHAIN),
+            text,
         });
     }
     if let Some(n) = tree_native {
@@ -690,6 +750,46 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         jobs: opts.jobs,
         toolchain: tc,
     })
+}
+
+/// Name of the toolchain file a CMake build gets, in its build dir.
+const CMAKE_TOOLCHAIN: &str = "kiln-toolchain.cmake";
+
+/// CMake's cross-compiling toolchain file for wasm32-wasip1: the compiler,
+/// target and sysroot; programs from the build machine, libraries and
+/// headers only from the sysroot and the dependencies' prefixes. Flags
+/// reach CMake through `CFLAGS`/`LDFLAGS` (read at first configure), the
+/// same ones every other build system gets.
+fn cmake_toolchain_file(tc: &ToolchainView, deps: &[BuildPlan]) -> String {
+    let roots: Vec<String> = std::iter::once(tc.sysroot.clone())
+        .chain(deps.iter().map(|d| d.dirs.out.display().to_string()))
+        .collect();
+    format!(
+        "# Written by kiln from the build plan.\n\
+         set(CMAKE_SYSTEM_NAME WASI)\n\
+         set(CMAKE_SYSTEM_VERSION 1)\n\
+         set(CMAKE_SYSTEM_PROCESSOR wasm32)\n\
+         set(UNIX 1)\n\
+         set(CMAKE_C_COMPILER \"{clang}\")\n\
+         set(CMAKE_C_COMPILER_TARGET {TARGET})\n\
+         set(CMAKE_CXX_COMPILER \"{clangxx}\")\n\
+         set(CMAKE_CXX_COMPILER_TARGET {TARGET})\n\
+         set(CMAKE_SYSROOT \"{sysroot}\")\n\
+         set(CMAKE_AR \"{ar}\" CACHE FILEPATH \"\")\n\
+         set(CMAKE_RANLIB \"{ranlib}\" CACHE FILEPATH \"\")\n\
+         set(CMAKE_EXECUTABLE_SUFFIX \".wasm\")\n\
+         set(CMAKE_FIND_ROOT_PATH {roots})\n\
+         set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)\n\
+         set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)\n\
+         set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)\n\
+         set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)\n",
+        clang = tc.clang,
+        clangxx = tc.clangxx,
+        sysroot = tc.sysroot,
+        ar = tc.ar,
+        ranlib = tc.ranlib,
+        roots = roots.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(" "),
+    )
 }
 
 fn strip_paths(s: &str, paths: &[&Path]) -> String {
@@ -912,6 +1012,39 @@ mod tests {
         let (na, _) = a.native_side.unwrap();
         let (nc, _) = c.native_side.unwrap();
         assert_ne!(na.stamp, nc.stamp, "a native build is stamped with the patches too");
+    }
+
+    #[test]
+    fn cmake_recipes_get_a_toolchain_file_and_an_out_of_tree_build() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let p = plan_of(root.path(), "libyaml", None).unwrap();
+        let kinds: Vec<&str> = p.steps.iter().map(Step::kind).collect();
+        assert_eq!(
+            kinds,
+            ["fetch", "unpack", "patch", "write", "configure", "make", "install", "collect"]
+        );
+        assert_ne!(p.dirs.build, p.dirs.src);
+        let toolchain = p.dirs.build.join("kiln-toolchain.cmake");
+        let (path, text) = p
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::WriteFile { path, text } => Some((path.clone(), text.clone())),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(path, toolchain);
+        assert!(
+            text.contains("CMAKE_C_COMPILER_TARGET wasm32-wasip1") && text.contains("CMAKE_SYSROOT"),
+            "{text}"
+        );
+        let cfg = configure_of(&p);
+        assert!(cfg.contains(&format!("-DCMAKE_TOOLCHAIN_FILE={}", toolchain.display())), "{cfg}");
+        assert!(
+            cfg.contains("-DBUILD_SHARED_LIBS=OFF") && cfg.contains("-DBUILD_TESTING=OFF"),
+            "{cfg}"
+        );
     }
 
     #[test]

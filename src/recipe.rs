@@ -264,6 +264,9 @@ pub enum BuildSystem {
     Autoconf,
     /// A plain Makefile: `make` only; `configure` must be empty.
     Make,
+    /// CMake (Unix Makefiles generator) with a toolchain file kiln writes
+    /// from the plan, out of tree; `configure` holds `-D` options.
+    Cmake,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]

@@ -93,6 +93,16 @@ impl Toolchain {
         format!("{} --target={TARGET} --sysroot={}", self.clang.display(), self.sysroot.display())
     }
 
+    /// The C++ driver beside `clang` (`clang-22` → `clang++-22`).
+    pub fn clangxx(&self) -> PathBuf {
+        let name = self.clang.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let xx = match name.strip_prefix("clang") {
+            Some(rest) => format!("clang++{rest}"),
+            None => name,
+        };
+        self.clang.with_file_name(xx)
+    }
+
     pub fn clang_version(&self) -> Result<String> {
         let out = Cmd::new(&self.clang, ".").arg("--version").read()?;
         Ok(out.lines().next().unwrap_or("").to_string())
