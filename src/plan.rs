@@ -712,6 +712,10 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     }
     if let Some(text) = cmake_toolchain {
         steps.push(Step::WriteFile {
+            path: d.build.join(CMAKE_MODULES).join("Platform/WASI.cmake"),
+            text: CMAKE_WASI_PLATFORM.into(),
+        });
+        steps.push(Step::WriteFile {
             path: d.build.join(CMAKE_TOOLCHAIN),
             text,
         });
@@ -754,6 +758,17 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
 
 /// Name of the toolchain file a CMake build gets, in its build dir.
 const CMAKE_TOOLCHAIN: &str = "kiln-toolchain.cmake";
+/// Module directory (in the build dir) holding `Platform/WASI.cmake`.
+const CMAKE_MODULES: &str = "kiln-cmake";
+/// CMake has no platform file for WASI: without one, `find_package` and
+/// `find_library` have no system prefixes to search (a dependency's
+/// `include/` and `lib/` are not found) and every configure warns. WASI is
+/// a Unix-like system without shared libraries.
+const CMAKE_WASI_PLATFORM: &str = "# Written by kiln: WASI as a Unix-like platform without shared libraries.\n\
+set(WASI 1)\n\
+set(UNIX 1)\n\
+set_property(GLOBAL PROPERTY TARGET_SUPPORTS_SHARED_LIBS FALSE)\n\
+include(Platform/UnixPaths)\n";
 
 /// CMake's cross-compiling toolchain file for wasm32-wasip1: the compiler,
 /// target and sysroot; programs from the build machine, libraries and
@@ -769,7 +784,7 @@ fn cmake_toolchain_file(tc: &ToolchainView, deps: &[BuildPlan]) -> String {
          set(CMAKE_SYSTEM_NAME WASI)\n\
          set(CMAKE_SYSTEM_VERSION 1)\n\
          set(CMAKE_SYSTEM_PROCESSOR wasm32)\n\
-         set(UNIX 1)\n\
+         list(APPEND CMAKE_MODULE_PATH \"${{CMAKE_CURRENT_LIST_DIR}}/{modules}\")\n\
          set(CMAKE_C_COMPILER \"{clang}\")\n\
          set(CMAKE_C_COMPILER_TARGET {TARGET})\n\
          set(CMAKE_CXX_COMPILER \"{clangxx}\")\n\
@@ -783,6 +798,7 @@ fn cmake_toolchain_file(tc: &ToolchainView, deps: &[BuildPlan]) -> String {
          set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)\n\
          set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)\n\
          set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)\n",
+        modules = CMAKE_MODULES,
         clang = tc.clang,
         clangxx = tc.clangxx,
         sysroot = tc.sysroot,
@@ -1022,7 +1038,17 @@ mod tests {
         let kinds: Vec<&str> = p.steps.iter().map(Step::kind).collect();
         assert_eq!(
             kinds,
-            ["fetch", "unpack", "patch", "write", "configure", "make", "install", "collect"]
+            [
+                "fetch",
+                "unpack",
+                "patch",
+                "write",
+                "write",
+                "configure",
+                "make",
+                "install",
+                "collect"
+            ]
         );
         assert_ne!(p.dirs.build, p.dirs.src);
         let toolchain = p.dirs.build.join("kiln-toolchain.cmake");
@@ -1030,7 +1056,7 @@ mod tests {
             .steps
             .iter()
             .find_map(|s| match s {
-                Step::WriteFile { path, text } => Some((path.clone(), text.clone())),
+                Step::WriteFile { path, text } if path.ends_with("kiln-toolchain.cmake") => Some((path.clone(), text.clone())),
                 _ => None,
             })
             .unwrap();
