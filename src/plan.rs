@@ -610,6 +610,22 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
                 .env_remove("CXXFLAGS")
                 .env_remove("MAKEFLAGS"),
         ),
+        BuildSystem::Script => {
+            let script = recipe.build.script.as_deref().unwrap_or_default();
+            let program = if d.build == d.src {
+                format!("./{script}")
+            } else {
+                format!("../src/{script}")
+            };
+            Some(
+                Cmd::new(program, &d.build)
+                    .args(&flags.configure)
+                    .envs(&flags.env)
+                    .env_remove("CPPFLAGS")
+                    .env_remove("CXXFLAGS")
+                    .env_remove("MAKEFLAGS"),
+            )
+        }
         BuildSystem::Make => None,
     };
     let cmake_toolchain = (recipe.build.system == BuildSystem::Cmake).then(|| cmake_toolchain_file(&tc, &deps));
@@ -1071,6 +1087,16 @@ mod tests {
             cfg.contains("-DBUILD_SHARED_LIBS=OFF") && cfg.contains("-DBUILD_TESTING=OFF"),
             "{cfg}"
         );
+    }
+
+    #[test]
+    fn script_builds_run_their_own_configure_without_autoconf_flags() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let p = plan_of(root.path(), "openssl", None).unwrap();
+        let cfg = configure_of(&p);
+        assert!(cfg.contains("../src/Configure linux-generic32 no-asm"), "{cfg}");
+        assert!(!cfg.contains("--host=") && !cfg.contains("--build="), "{cfg}");
     }
 
     #[test]

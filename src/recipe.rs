@@ -267,6 +267,10 @@ pub enum BuildSystem {
     /// CMake (Unix Makefiles generator) with a toolchain file kiln writes
     /// from the plan, out of tree; `configure` holds `-D` options.
     Cmake,
+    /// A project's own configure script that is not autoconf (OpenSSL's
+    /// `Configure`): `[build] script` run with `configure` as its only
+    /// arguments (no `--host`/`--build`/`--prefix`), then `make`.
+    Script,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -282,6 +286,10 @@ pub struct Build {
     /// configure knows the target by another name.
     #[serde(default)]
     pub host: Option<String>,
+    /// `system = "script"`: the configure program, relative to the source
+    /// tree (e.g. `Configure`).
+    #[serde(default)]
+    pub script: Option<String>,
     /// Add the toolchain's compile flags (Wasm-EH setjmp/longjmp). Off for
     /// projects with their own setjmp (Ruby's Asyncify-based one).
     #[serde(default = "yes")]
@@ -480,6 +488,12 @@ impl Recipe {
         }
         if self.build.system == BuildSystem::Make && !self.build.configure.is_empty() {
             bail!("{}: build.system = \"make\" takes no configure arguments", path.display());
+        }
+        if (self.build.system == BuildSystem::Script) != self.build.script.is_some() {
+            bail!(
+                "{}: build.script names the configure program of build.system = \"script\", and only there",
+                path.display()
+            );
         }
         Ok(())
     }
