@@ -46,7 +46,9 @@ impl Builder<'_> {
     pub fn is_current(plan: &BuildPlan) -> bool {
         read_stamp(&plan.dirs.out.join(OUT_STAMP)).as_deref() == Some(plan.out_stamp.as_str())
             && plan.steps.iter().all(|s| match s {
-                Step::Collect { outputs, into, .. } => outputs.values().all(|o| into.join(o).exists()),
+                Step::Collect {
+                    outputs, into, generated, ..
+                } => outputs.values().all(|o| into.join(o).exists()) && generated.iter().all(|(g, _)| into.join(g).exists()),
                 _ => true,
             })
     }
@@ -268,7 +270,12 @@ impl Exec<'_, '_> {
                 cmd.run(&log).with_context(|| format!("{id}: {name}"))?;
                 stage.done("done");
             }
-            Step::Collect { outputs, prune, into } => {
+            Step::Collect {
+                outputs,
+                prune,
+                into,
+                generated,
+            } => {
                 let stage = progress.stage(format!("{id}: collect outputs"));
                 let tmp_out = into.with_extension("partial");
                 let _ = fs::remove_dir_all(&tmp_out);
@@ -286,6 +293,9 @@ impl Exec<'_, '_> {
                 }
                 for p in prune {
                     crate::fsutil::remove_any(&tmp_out.join(p))?;
+                }
+                for (rel, text) in generated {
+                    crate::fsutil::write_atomic(&tmp_out.join(rel), text.as_bytes())?;
                 }
                 fs::write(tmp_out.join(OUT_STAMP), &plan.out_stamp)?;
                 replace_dir_with_move(&tmp_out, into)?;

@@ -168,11 +168,14 @@ pub enum Step {
         name: String,
         cmd: Cmd,
     },
-    /// Copy outputs into `out/<id>/`, drop what cannot work on WASI.
+    /// Copy outputs into `out/<id>/`, drop what cannot work on WASI, and
+    /// write generated files (pkg-config modules) there.
     Collect {
         outputs: BTreeMap<PathBuf, String>,
         prune: Vec<String>,
         into: PathBuf,
+        /// (path in the output tree, contents).
+        generated: Vec<(String, String)>,
     },
 }
 
@@ -252,7 +255,12 @@ impl Step {
             Step::Install { cmd, .. } => cmd.display(),
             Step::Tool(t) => format!("{} (npm {}, sha256 {})", t.name, t.npm, t.sha256),
             Step::Post { name, cmd } => format!("{name}\n                {}", cmd.display()),
-            Step::Collect { outputs, prune, into } => {
+            Step::Collect {
+                outputs,
+                prune,
+                into,
+                generated,
+            } => {
                 let mut s = outputs
                     .iter()
                     .map(|(from, to)| format!("{} -> {}", from.display(), into.join(to).display()))
@@ -260,6 +268,9 @@ impl Step {
                     .join("\n                ");
                 if !prune.is_empty() {
                     let _ = write!(s, "\n                prune {}", prune.join(", "));
+                }
+                for (path, _) in generated {
+                    let _ = write!(s, "\n                write {}", into.join(path).display());
                 }
                 s
             }
@@ -500,6 +511,17 @@ fn flags(
     env.insert("LDFLAGS".into(), ldflags.join(" "));
     env.insert("LIBS".into(), libs.join(" "));
     env.insert("SOURCE_DATE_EPOCH".into(), crate::config::DEFAULT_EPOCH.to_string());
+    // Dependencies that provide pkg-config modules: only theirs are found
+    // (never the build machine's).
+    let pc_dirs: Vec<String> = deps
+        .iter()
+        .filter(|d| !d.recipe.pkgconfig.is_empty())
+        .map(|d| d.dirs.out.join("lib/pkgconfig").display().to_string())
+        .collect();
+    if !pc_dirs.is_empty() {
+        env.insert("PKG_CONFIG_LIBDIR".into(), pc_dirs.join(":"));
+        env.insert("PKG_CONFIG_PATH".into(), String::new());
+    }
     for (k, v) in &b.env {
         env.insert(k.clone(), vars.subst(name, v)?);
     }
@@ -696,14 +718,18 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     }
     let tree_stamp = stamp(&tree_parts);
     let post_text: Vec<String> = post.iter().map(|(_, c)| c.display_without_paths(&strip)).collect();
-    let out_stamp = stamp(&[
-        &tree_stamp,
-        &make.display_without_paths(&strip),
-        &install.as_ref().map(|c| c.display_without_paths(&strip)).unwrap_or_default(),
-        &post_text.join("\n"),
-        &format!("{:?}", recipe.build.outputs),
-        &recipe.build.prune.join(","),
-    ]);
+    let make_text = make.display_without_paths(&strip);
+    let install_text = install.as_ref().map(|c| c.display_without_paths(&strip)).unwrap_or_default();
+    let posts_joined = post_text.join("\n");
+    let outputs_text = format!("{:?}", recipe.build.outputs);
+    let prune_joined = recipe.build.prune.join(",");
+    let mut out_parts: Vec<&str> = vec![&tree_stamp, &make_text, &install_text, &posts_joined, &outputs_text, &prune_joined];
+    let pc_text: Vec<String> = recipe.pkgconfig.iter().map(|pc| pc_file(recipe, pc)).collect();
+    let pc_joined = pc_text.join("\n");
+    if !pc_text.is_empty() {
+        out_parts.push(&pc_joined);
+    }
+    let out_stamp = stamp(&out_parts);
 
     // The step list, in execution order.
     let mut steps: Vec<Step> = deps.into_iter().map(|x| Step::Dep(Box::new(x))).collect();
@@ -752,6 +778,11 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         outputs,
         prune: recipe.build.prune.clone(),
         into: d.out.clone(),
+        generated: recipe
+            .pkgconfig
+            .iter()
+            .map(|pc| (format!("lib/pkgconfig/{}.pc", pc.name), pc_file(recipe, pc)))
+            .collect(),
     });
 
     Ok(BuildPlan {
@@ -770,6 +801,21 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         jobs: opts.jobs,
         toolchain: tc,
     })
+}
+
+/// A relocatable pkg-config file: the prefix is found from the file's own
+/// location, so a build restored from the cache into another checkout
+/// still points at itself.
+fn pc_file(recipe: &Recipe, pc: &crate::recipe::PkgConfig) -> String {
+    let mut s = format!(
+        "# Written by kiln for {}.\nprefix=${{pcfiledir}}/../..\nincludedir=${{prefix}}/include\nlibdir=${{prefix}}/lib\n\nName: {}\nDescription: {}\nVersion: {}\n",
+        recipe.name, pc.name, recipe.description, recipe.version
+    );
+    if !pc.requires.is_empty() {
+        let _ = writeln!(s, "Requires: {}", pc.requires.join(" "));
+    }
+    let _ = write!(s, "Cflags: {}\nLibs: {}\n", pc.cflags, pc.libs);
+    s
 }
 
 /// Name of the toolchain file a CMake build gets, in its build dir.
@@ -1097,6 +1143,44 @@ mod tests {
         let cfg = configure_of(&p);
         assert!(cfg.contains("../src/Configure linux-generic32 no-asm"), "{cfg}");
         assert!(!cfg.contains("--host=") && !cfg.contains("--build="), "{cfg}");
+    }
+
+    #[test]
+    fn libraries_publish_relocatable_pkgconfig_modules_to_dependants() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let lib = plan_of(root.path(), "libxml2", None).unwrap();
+        let generated = lib
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Collect { generated, .. } => Some(generated.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let (path, text) = &generated[0];
+        assert_eq!(path, "lib/pkgconfig/libxml-2.0.pc");
+        assert!(
+            text.contains("prefix=${pcfiledir}/../..") && text.contains("Version: 2.9.14"),
+            "{text}"
+        );
+        assert!(!text.contains(&root.path().display().to_string()), "no machine path: {text}");
+        // A dependant sees only its dependencies' modules.
+        std::fs::write(
+            root.path().join("recipes/demo.toml"),
+            "name = \"demo\"\nversion = \"1\"\nkind = \"library\"\ndescription = \"d\"\nseries = \"1\"\ndeps = [\"libxml2\", \"zlib\"]\n[source]\nfile = \"d.tar.gz\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n[build]\nsystem = \"autoconf\"\noutputs = {}\n",
+        )
+        .unwrap();
+        let demo = plan_of(root.path(), "demo", None).unwrap();
+        assert_eq!(
+            demo.flags.env["PKG_CONFIG_LIBDIR"],
+            lib.dirs.out.join("lib/pkgconfig").display().to_string()
+        );
+        let zlib = plan_of(root.path(), "python", None).unwrap();
+        assert!(
+            !zlib.flags.env.contains_key("PKG_CONFIG_LIBDIR"),
+            "no module among Python's deps: unchanged"
+        );
     }
 
     #[test]

@@ -107,6 +107,11 @@ pub struct Recipe {
     /// (`{tool:NAME}` is their unpacked root).
     #[serde(default)]
     pub tools: Vec<Tool>,
+    /// pkg-config modules a library provides: kiln writes a relocatable
+    /// `.pc` file for each into its output tree (`lib/pkgconfig/`), and
+    /// dependants' configure scripts find them through `PKG_CONFIG_LIBDIR`.
+    #[serde(default)]
+    pub pkgconfig: Vec<PkgConfig>,
     #[serde(default)]
     pub flavor: BTreeMap<String, Flavor>,
     /// Flavour used when none is given.
@@ -230,6 +235,24 @@ pub struct Native {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub make_targets: Vec<String>,
+}
+
+/// One pkg-config module (`<name>.pc`). Paths in `cflags`/`libs` use
+/// `${includedir}` and `${libdir}` (the library's output tree).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PkgConfig {
+    pub name: String,
+    #[serde(default = "default_pc_cflags")]
+    pub cflags: String,
+    pub libs: String,
+    /// Other modules this one needs (`Requires:`).
+    #[serde(default)]
+    pub requires: Vec<String>,
+}
+
+fn default_pc_cflags() -> String {
+    "-I${includedir}".into()
 }
 
 /// A tool published as an npm package (fetched with `npm pack`, which
