@@ -9,13 +9,21 @@ pub struct ListArgs {}
 
 pub fn run(g: &Global, _a: ListArgs) -> anyhow::Result<ExitCode> {
     let ctx = crate::project(g)?;
-    for r in kiln::recipe::load_all(&ctx.layout.recipes())? {
+    let mut all = kiln::recipe::load_all(&ctx.layout.recipes())?;
+    // Interpreters first, then libraries, each by name.
+    all.sort_by_key(|r| (r.kind != kiln::recipe::Kind::Interpreter, r.name.clone()));
+    let mut text = String::new();
+    for r in all {
         let kind = format!("{:?}", r.kind).to_lowercase();
-        println!("{:<10} {:<10} {:<12} {}", r.name, r.version, kind, r.description);
+        text.push_str(&format!("{:<14} {:<10} {:<12} {}\n", r.name, r.version, kind, r.description));
         for (name, f) in &r.flavor {
             let mark = if *name == r.default_flavor { " (default)" } else { "" };
-            println!("{:<10} flavour {name}{mark}: {}", "", f.description);
+            text.push_str(&format!("{:<14} flavour {name}{mark}: {}\n", "", f.description));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    // A closed pipe (`| head`) is not an error worth a panic.
+    match std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
