@@ -294,8 +294,8 @@ pub struct BuildPlan {
     /// `test --native` compare against (the recipe's `[native]` build, or
     /// a separate one from `[bench] native_configure`), and its binary.
     pub native_side: Option<(NativePlan, PathBuf)>,
-    /// Machine paths → the names build outputs use for them
-    /// (`-ffile-prefix-map`), longest first.
+    /// Machine paths → the tokens a release states instead (`{work}`,
+    /// `{repo}`, `{cache}`, `{target}`), longest path first.
     pub path_map: Vec<(PathBuf, String)>,
     /// Stamp of everything that shapes the configured tree.
     pub tree_stamp: String,
@@ -446,13 +446,15 @@ fn vars(layout: &Layout, recipe: &Recipe, d: &Dirs, tc: &ToolchainView, deps: &[
     v
 }
 
-/// Machine paths and the stable names the outputs see instead.
-fn path_map(layout: &Layout, d: &Dirs, id: &str) -> Vec<(PathBuf, String)> {
+/// Machine paths and the tokens that stand for them in what a release
+/// states (build-info); the outputs themselves see `/kiln/...` through
+/// `-ffile-prefix-map`.
+fn path_map(layout: &Layout, d: &Dirs) -> Vec<(PathBuf, String)> {
     let mut m = vec![
-        (d.work.clone(), format!("/kiln/{id}")),
-        (layout.repo.clone(), "/kiln/repo".into()),
-        (layout.cache.clone(), "/kiln/cache".into()),
-        (layout.work.clone(), "/kiln/target".into()),
+        (d.work.clone(), "{work}".to_string()),
+        (layout.repo.clone(), "{repo}".into()),
+        (layout.cache.clone(), "{cache}".into()),
+        (layout.work.clone(), "{target}".into()),
     ];
     m.sort_by_key(|(p, _)| std::cmp::Reverse(p.as_os_str().len()));
     m
@@ -790,7 +792,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         flavor,
         source: recipe.source.artifact.clone(),
         patches,
-        path_map: path_map(layout, &d, &id),
+        path_map: path_map(layout, &d),
         id,
         dirs: d,
         flags,
@@ -900,8 +902,8 @@ impl BuildPlan {
         })
     }
 
-    /// `text` with machine paths replaced by the names the build maps
-    /// them to (what a release may state without leaking a checkout).
+    /// `text` with machine paths replaced by `{work}`, `{repo}`, `{cache}`
+    /// and `{target}` (what a release may state without leaking a checkout).
     pub fn portable(&self, text: &str) -> String {
         self.path_map
             .iter()
@@ -1207,6 +1209,7 @@ mod tests {
         let p = plan_of(root.path(), "php", None).unwrap();
         let flags = p.portable(&p.flags.cflags.join(" "));
         assert!(!flags.contains(&root.path().display().to_string()), "{flags}");
-        assert!(flags.contains("/kiln/repo/shims/wasi/kiln_wasi_compat.h"), "{flags}");
+        assert!(flags.contains("-include {repo}/shims/wasi/kiln_wasi_compat.h"), "{flags}");
+        assert!(flags.contains("-ffile-prefix-map={work}=/kiln/php-8.4.16"), "{flags}");
     }
 }

@@ -35,7 +35,7 @@ pub struct Pinned {
 impl BuildInfo {
     /// What went into `plan`'s module, read from the plan's resolved flags
     /// (the same ones configure, make and the shim compile got), with
-    /// machine paths mapped to the names the build itself uses.
+    /// machine paths written as `{work}`, `{repo}`, `{cache}`, `{target}`.
     pub fn of(plan: &crate::plan::BuildPlan) -> BuildInfo {
         let portable = |v: &[String]| plan.portable(&v.join(" "));
         BuildInfo {
