@@ -255,7 +255,7 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Vec<Row>> {
     for (interp, plan, b, workloads) in chosen {
         project.build_with_source(&plan)?;
         let binary = project.native_side(&plan)?;
-        let (native_plan, _) = plan.native_side.clone().expect("native_side succeeded");
+        let native_dir = &plan.native_side.as_ref().expect("native_side succeeded").0.dir;
         // The engine `run` uses for this recipe.
         let runtime = project.runtime(Use::Bench, &plan.recipe.run)?;
         let module = runtime.load(&plan.module())?;
@@ -275,7 +275,7 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Vec<Row>> {
         let mut vars = Vars::default();
         vars.set("src", plan.dirs.src.display().to_string());
         vars.set("repo", repo.display().to_string());
-        vars.set("native", native_plan.dir.display().to_string());
+        vars.set("native", native_dir.display().to_string());
         let total = workloads.len() * opts.runs * 2;
         let bar = project.progress.counter(format!("bench {}", plan.recipe.name), total as u64);
         for w in &workloads {

@@ -143,7 +143,8 @@ pub enum Step {
     /// kiln's shim library, compiled with the `cc` crate.
     Shims {
         files: Vec<PathBuf>,
-        includes: Vec<PathBuf>,
+        /// The plan's resolved CFLAGS (shim include dirs and the forced
+        /// header among them).
         cflags: Vec<String>,
         out_dir: PathBuf,
     },
@@ -749,7 +750,6 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     if !sh.files.is_empty() {
         steps.push(Step::Shims {
             files: sh.files.clone(),
-            includes: sh.includes.clone(),
             cflags: flags.cflags.clone(),
             out_dir: d.shims.clone(),
         });

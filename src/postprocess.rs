@@ -84,10 +84,6 @@ impl BuildInfo {
 pub fn process(input: &Path, info: &BuildInfo) -> Result<(Vec<u8>, Vec<u8>)> {
     let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
     let json = serde_json::to_vec(info)?;
-    wasmparser::Parser::new(0)
-        .parse_all(&bytes)
-        .try_for_each(|p| p.map(|_| ()))
-        .map_err(|e| anyhow!("{} is not a valid wasm module: {e}", input.display()))?;
     let mut debug_bytes = bytes.clone();
     append_custom_section(&mut debug_bytes, BUILD_INFO, &json);
 
