@@ -18,7 +18,7 @@ use crate::cmd::Cmd;
 use crate::fsutil::{sha256_bytes, sha256_file};
 use crate::layout::Layout;
 use crate::native::{NativePlan, NativeToolchain};
-use crate::recipe::{Artifact, BuildSystem, Kind, Recipe, Tool};
+use crate::recipe::{Artifact, BuildSystem, Flavor, Kind, Recipe, Tool};
 use crate::toolchain::{Toolchain, TARGET};
 
 /// What the build needs to know about the wasm toolchain. A real
@@ -389,13 +389,26 @@ pub fn plan(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOpti
 }
 
 /// Library recipes this one links against, planned recursively.
-fn plan_deps(layout: &Layout, recipe: &Recipe, tc: &ToolchainView, opts: &PlanOptions, stack: &mut Vec<String>) -> Result<Vec<BuildPlan>> {
+fn plan_deps(
+    layout: &Layout,
+    recipe: &Recipe,
+    flavor: &Flavor,
+    tc: &ToolchainView,
+    opts: &PlanOptions,
+    stack: &mut Vec<String>,
+) -> Result<Vec<BuildPlan>> {
     if stack.contains(&recipe.name) {
         bail!("dependency cycle: {} -> {}", stack.join(" -> "), recipe.name);
     }
     stack.push(recipe.name.clone());
     let mut deps = Vec::new();
-    for d in &recipe.deps {
+    for d in recipe.deps.iter().chain(&flavor.deps) {
+        if recipe.deps.contains(d) && flavor.deps.contains(d) {
+            bail!(
+                "recipe {}: dependency {d} is listed both in deps and in a flavour's deps",
+                recipe.name
+            );
+        }
         let dr = crate::recipe::find(&layout.recipes(), d)?;
         if dr.kind != Kind::Library {
             bail!("recipe {}: dependency {d} is not a library recipe", recipe.name);
@@ -584,8 +597,8 @@ fn shim_text(s: &Shims) -> Result<String> {
 }
 
 fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOptions, stack: &mut Vec<String>) -> Result<BuildPlan> {
-    let deps = plan_deps(layout, recipe, &tc, opts, stack)?;
     let (flavor, fl) = recipe.flavor(opts.flavor.as_deref())?;
+    let deps = plan_deps(layout, recipe, fl, &tc, opts, stack)?;
     let flavor = flavor.to_string();
     let id = recipe.id(&flavor);
     let name = recipe.name.as_str();
@@ -692,6 +705,14 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     for (from, to) in &recipe.build.outputs {
         outputs.insert(d.build.join(vars.subst(name, from)?), to.clone());
     }
+    // What linked libraries need at run time travels with the program.
+    let mut runtime_text = String::new();
+    for dep in &deps {
+        for f in &dep.recipe.runtime_files {
+            outputs.insert(dep.dirs.out.join(f), f.clone());
+            let _ = write!(runtime_text, "{}:{f},", dep.recipe.name);
+        }
+    }
 
     // Stamps: machine paths are stripped from commands first.
     let dep_text: Vec<&str> = deps.iter().map(|x| x.out_stamp.as_str()).collect();
@@ -731,6 +752,9 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     let pc_joined = pc_text.join("\n");
     if !pc_text.is_empty() {
         out_parts.push(&pc_joined);
+    }
+    if !runtime_text.is_empty() {
+        out_parts.push(&runtime_text);
     }
     let out_stamp = stamp(&out_parts);
 
@@ -1174,15 +1198,47 @@ mod tests {
         )
         .unwrap();
         let demo = plan_of(root.path(), "demo", None).unwrap();
+        let zlib = plan_of(root.path(), "zlib", None).unwrap();
         assert_eq!(
             demo.flags.env["PKG_CONFIG_LIBDIR"],
-            lib.dirs.out.join("lib/pkgconfig").display().to_string()
+            format!(
+                "{}:{}",
+                lib.dirs.out.join("lib/pkgconfig").display(),
+                zlib.dirs.out.join("lib/pkgconfig").display()
+            )
         );
-        let zlib = plan_of(root.path(), "python", None).unwrap();
+        std::fs::write(
+            root.path().join("recipes/demo.toml"),
+            "name = \"demo\"\nversion = \"1\"\nkind = \"library\"\ndescription = \"d\"\nseries = \"1\"\ndeps = [\"bzip2\"]\n[source]\nfile = \"d.tar.gz\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n[build]\nsystem = \"autoconf\"\noutputs = {}\n",
+        )
+        .unwrap();
+        let demo = plan_of(root.path(), "demo", None).unwrap();
         assert!(
-            !zlib.flags.env.contains_key("PKG_CONFIG_LIBDIR"),
-            "no module among Python's deps: unchanged"
+            !demo.flags.env.contains_key("PKG_CONFIG_LIBDIR"),
+            "no module among the deps: the build machine's pkg-config search is left alone"
         );
+    }
+
+    #[test]
+    fn flavours_add_their_own_deps_and_collect_what_libraries_need_at_run_time() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let slim = plan_of(root.path(), "php", Some("slim")).unwrap();
+        assert_eq!(slim.deps().count(), 0, "slim links no library");
+        let default = plan_of(root.path(), "php", None).unwrap();
+        let names: Vec<&str> = default.deps().map(|d| d.recipe.name.as_str()).collect();
+        assert!(names.contains(&"openssl") && names.contains(&"libxml2"), "{names:?}");
+        let ssl = default.deps().find(|d| d.recipe.name == "openssl").unwrap();
+        let outputs = default
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Collect { outputs, .. } => Some(outputs.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(outputs.get(&ssl.dirs.out.join("lib/ssl")).map(String::as_str), Some("lib/ssl"));
+        assert_ne!(slim.out_stamp, default.out_stamp);
     }
 
     #[test]

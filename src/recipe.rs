@@ -112,6 +112,11 @@ pub struct Recipe {
     /// dependants' configure scripts find them through `PKG_CONFIG_LIBDIR`.
     #[serde(default)]
     pub pkgconfig: Vec<PkgConfig>,
+    /// Paths in a library's output tree that its programs need at run time
+    /// (e.g. OpenSSL's `lib/ssl/openssl.cnf`): every dependant collects them
+    /// into its own output tree at the same path.
+    #[serde(default)]
+    pub runtime_files: Vec<String>,
     #[serde(default)]
     pub flavor: BTreeMap<String, Flavor>,
     /// Flavour used when none is given.
@@ -367,6 +372,9 @@ pub struct Flavor {
     pub description: String,
     #[serde(default)]
     pub configure: Vec<String>,
+    /// Library recipes this flavour links on top of the recipe's `deps`.
+    #[serde(default)]
+    pub deps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -539,6 +547,7 @@ impl Recipe {
         static NONE: Flavor = Flavor {
             description: String::new(),
             configure: Vec::new(),
+            deps: Vec::new(),
         };
         if self.flavor.is_empty() && name.is_none() {
             return Ok((self.default_flavor.as_str(), &NONE));

@@ -184,6 +184,14 @@ unsigned int inet_addr(const char *cp);
 #define F_SETLKW 7
 #endif
 
+/* iconv: wasi-libc's (musl's) iconv_open() rejects GNU's "//TRANSLIT" and
+ * "//IGNORE" suffixes, which PHP and others pass through from users.
+ * kiln_iconv_open() drops them and opens the plain charsets: musl already
+ * writes '*' for a character the target lacks (where GNU transliterates),
+ * and PHP, whose configure finds //IGNORE unsupported, skips invalid input
+ * itself. <iconv.h>'s own declaration is renamed by this macro too. */
+#define iconv_open kiln_iconv_open
+
 /* syslog: there is no system log; messages are dropped */
 void openlog(const char *ident, int option, int facility);
 void syslog(int priority, const char *format, ...);

@@ -1,10 +1,13 @@
 /* kiln WASI stubs: definitions for what kiln_wasi_compat.h declares.
  * Each fails like POSIX says an unavailable facility fails (ENOSYS), except
  * identity calls (uid/gid 0, one process), umask (no permission bits to
- * mask) and advice (madvise may be ignored), whose answers are true on WASI. */
+ * mask) and advice (madvise may be ignored), whose answers are true on WASI,
+ * and what WASI can do with files and randomness (temporary names) or
+ * libc's own functions (iconv_open without GNU suffixes). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FAIL(ret) do { errno = ENOSYS; return (ret); } while (0)
@@ -38,9 +41,56 @@ int setgid(gid_t gid) { (void)gid; FAIL(-1); }
 int seteuid(uid_t uid) { (void)uid; FAIL(-1); }
 int setegid(gid_t gid) { (void)gid; FAIL(-1); }
 
-char *mktemp(char *tmpl) { if (tmpl) tmpl[0] = 0; FAIL(tmpl); }
-int mkstemp(char *tmpl) { (void)tmpl; FAIL(-1); }
-FILE *tmpfile(void) { FAIL(NULL); }
+/* Temporary names: WASI has files and randomness, so these work. The last
+ * six characters of the template, which must be "XXXXXX", become random
+ * letters and digits; mkstemp() creates the file with O_EXCL. */
+#include <fcntl.h>
+#include <unistd.h>
+void arc4random_buf(void *buf, size_t n);
+static int kiln_fill_template(char *tmpl) {
+    static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    size_t n = tmpl ? strlen(tmpl) : 0;
+    unsigned char r[6];
+    if (n < 6 || memcmp(tmpl + n - 6, "XXXXXX", 6) != 0) { errno = EINVAL; return -1; }
+    arc4random_buf(r, sizeof r);
+    for (int i = 0; i < 6; i++) tmpl[n - 6 + i] = set[r[i] % 62];
+    return 0;
+}
+static void kiln_reset_template(char *tmpl) { memcpy(tmpl + strlen(tmpl) - 6, "XXXXXX", 6); }
+char *mktemp(char *tmpl) {
+    for (int tries = 0; tries < 100; tries++) {
+        if (kiln_fill_template(tmpl) != 0) { if (tmpl) tmpl[0] = 0; return tmpl; }
+        if (access(tmpl, F_OK) != 0 && errno == ENOENT) return tmpl;
+        kiln_reset_template(tmpl);
+    }
+    tmpl[0] = 0;
+    errno = EEXIST;
+    return tmpl;
+}
+int mkstemp(char *tmpl) {
+    for (int tries = 0; tries < 100; tries++) {
+        int fd;
+        if (kiln_fill_template(tmpl) != 0) return -1;
+        fd = open(tmpl, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd >= 0 || errno != EEXIST) return fd;
+        kiln_reset_template(tmpl);
+    }
+    errno = EEXIST;
+    return -1;
+}
+FILE *tmpfile(void) {
+    const char *dir = getenv("TMPDIR");
+    char path[512];
+    int fd;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/tmpfileXXXXXX", dir && *dir ? dir : "/tmp");
+    fd = mkstemp(path);
+    if (fd < 0) return NULL;
+    unlink(path);
+    f = fdopen(fd, "w+");
+    if (!f) close(fd);
+    return f;
+}
 
 int madvise(void *addr, size_t len, int advice) { (void)addr; (void)len; (void)advice; return 0; }
 
@@ -102,3 +152,24 @@ int getcontext(ucontext_t *ucp) { (void)ucp; FAIL(-1); }
 int setcontext(const ucontext_t *ucp) { (void)ucp; FAIL(-1); }
 void makecontext(ucontext_t *ucp, void (*func)(void), int argc, ...) { (void)ucp; (void)func; (void)argc; errno = ENOSYS; }
 int swapcontext(ucontext_t *oucp, const ucontext_t *ucp) { (void)oucp; (void)ucp; FAIL(-1); }
+
+/* iconv_open() without GNU's //TRANSLIT and //IGNORE suffixes (see the
+ * compat header). Charset names longer than the buffer are passed as given
+ * and fail in iconv_open() as unknown. */
+#include <iconv.h>
+#undef iconv_open
+iconv_t iconv_open(const char *to, const char *from);
+static const char *kiln_charset(const char *name, char *buf, size_t len) {
+    const char *cut = strstr(name, "//");
+    size_t n;
+    if (!cut) return name;
+    n = (size_t)(cut - name);
+    if (n >= len) return name;
+    memcpy(buf, name, n);
+    buf[n] = 0;
+    return buf;
+}
+iconv_t kiln_iconv_open(const char *to, const char *from) {
+    char t[64], f[64];
+    return iconv_open(kiln_charset(to, t, sizeof t), kiln_charset(from, f, sizeof f));
+}

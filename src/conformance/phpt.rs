@@ -68,7 +68,25 @@ const CGI_SECTIONS: &[&str] = &[
     "REQUEST",
 ];
 
-/// A parsed .phpt file: section name → text.
+/// .phpt files and PHP's output are bytes, and run-tests.php compares them
+/// as bytes (its patterns have no `/u`). They are held here as Latin-1
+/// decoded text, one char per byte: nothing is lost (a test in EUC-JP or
+/// Shift_JIS stays byte-exact), and EXPECTF patterns match byte by byte.
+fn bytes_to_text(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// The bytes that text from [`bytes_to_text`] stands for.
+fn text_to_bytes(s: &str) -> Vec<u8> {
+    s.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
+}
+
+/// What the bytes say as UTF-8, for arguments, environment and reports.
+fn text_to_utf8(s: &str) -> String {
+    String::from_utf8_lossy(&text_to_bytes(s)).into_owned()
+}
+
+/// A parsed .phpt file: section name → text (see [`bytes_to_text`]).
 #[derive(Debug, Clone, Default)]
 pub struct Phpt {
     pub path: PathBuf,
@@ -78,7 +96,7 @@ pub struct Phpt {
 impl Phpt {
     pub fn parse(path: &Path) -> Result<Phpt> {
         let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let text = String::from_utf8_lossy(&bytes);
+        let text = bytes_to_text(&bytes);
         let mut sections = BTreeMap::new();
         let mut current: Option<String> = None;
         let mut body = String::new();
@@ -117,13 +135,20 @@ impl Phpt {
             if let Some(rel) = sections.remove(&ext) {
                 let p = dir.join(rel.trim());
                 let content = fs::read(&p).with_context(|| format!("{}: {ext} {}", path.display(), p.display()))?;
-                sections.insert(name.into(), String::from_utf8_lossy(&content).into_owned());
+                sections.insert(name.into(), bytes_to_text(&content));
             }
         }
         let expects = ["EXPECT", "EXPECTF", "EXPECTREGEX"]
             .iter()
             .filter(|s| sections.contains_key(**s))
             .count();
+        if sections.contains_key("REDIRECTTEST") {
+            // No code of its own: it names other tests to run.
+            return Ok(Phpt {
+                path: path.to_path_buf(),
+                sections,
+            });
+        }
         if !sections.contains_key("FILE") {
             bail!("{}: missing --FILE-- section", path.display());
         }
@@ -141,7 +166,7 @@ impl Phpt {
     }
 
     pub fn title(&self) -> String {
-        self.get("TEST").unwrap_or("").trim().to_string()
+        text_to_utf8(self.get("TEST").unwrap_or("").trim())
     }
 }
 
@@ -379,6 +404,11 @@ fn run_once(env: &PhptEnv<'_>, path: &Path) -> TestResult {
             return res;
         }
     }
+    if t.sections.contains_key("REDIRECTTEST") {
+        res.outcome = Outcome::Skip;
+        res.detail = "runs another directory's tests (--REDIRECTTEST--), which kiln's runner does not support".into();
+        return res;
+    }
     if t.sections.contains_key("PHPDBG") {
         res.outcome = Outcome::Skip;
         res.detail = "needs phpdbg, not built for WASI".into();
@@ -397,7 +427,7 @@ fn run_once(env: &PhptEnv<'_>, path: &Path) -> TestResult {
         Ok((outcome, detail, output)) => {
             res.outcome = outcome;
             res.detail = detail;
-            res.output = output;
+            res.output = text_to_utf8(&output);
         }
         Err(e) => {
             res.outcome = Outcome::Broken;
@@ -408,7 +438,8 @@ fn run_once(env: &PhptEnv<'_>, path: &Path) -> TestResult {
 }
 
 fn subst(s: &str, dir: &Path) -> String {
-    s.replace("{PWD}", &dir.display().to_string()).replace("{TMP}", "/tmp")
+    s.replace("{PWD}", &bytes_to_text(dir.display().to_string().as_bytes()))
+        .replace("{TMP}", "/tmp")
 }
 
 fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
@@ -419,7 +450,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
         for line in subst(i, &dir).lines() {
             let line = line.trim();
             if !line.is_empty() && !line.starts_with(';') && line.contains('=') {
-                ini.push(line.to_string());
+                ini.push(text_to_utf8(line));
             }
         }
     }
@@ -428,18 +459,19 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
         for line in subst(e, &dir).lines() {
             if let Some((k, v)) = line.trim().split_once('=') {
                 if !k.is_empty() {
-                    vars.retain(|(x, _)| x != k);
-                    vars.push((k.to_string(), v.to_string()));
+                    let k = text_to_utf8(k);
+                    vars.retain(|(x, _)| *x != k);
+                    vars.push((k, text_to_utf8(v)));
                 }
             }
         }
     }
 
     // SKIPIF
-    let mut xfail = t.get("XFAIL").map(|s| s.trim().to_string());
+    let mut xfail = t.get("XFAIL").map(|s| text_to_utf8(s.trim()));
     if let Some(code) = t.get("SKIPIF") {
         let skip_file = dir.join(format!("{stem}.skip.php"));
-        fs::write(&skip_file, code)?;
+        fs::write(&skip_file, text_to_bytes(code))?;
         let mut argv = env.ini_args(&["display_errors=1".into(), "display_startup_errors=0".into()]);
         argv.push("-q".into());
         for i in &ini {
@@ -460,30 +492,30 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     }
 
     let php_file = dir.join(format!("{stem}.php"));
-    fs::write(&php_file, t.get("FILE").unwrap_or(""))?;
+    fs::write(&php_file, text_to_bytes(t.get("FILE").unwrap_or("")))?;
     let mut argv = env.ini_args(&ini);
     argv.push("-f".into());
     argv.push(php_file.display().to_string());
     if let Some(a) = t.get("ARGS") {
         argv.push("--".into());
-        argv.extend(a.split_whitespace().map(String::from));
+        argv.extend(text_to_utf8(a).split_whitespace().map(String::from));
     }
     let capture = t.get("CAPTURE_STDIO").map(|s| s.to_ascii_uppercase());
     let merged = capture.as_deref().is_none_or(|c| c.contains("STDERR") && c.contains("STDOUT"));
-    let stdin = t.get("STDIN").map(|s| s.as_bytes().to_vec());
+    let stdin = t.get("STDIN").map(text_to_bytes);
     let out = env.suite.run(&env.spec(&dir, argv, vars.clone(), stdin, merged))?;
-    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut output = bytes_to_text(&out.stdout);
     if let Some(c) = &capture {
         if !c.contains("STDOUT") {
             output.clear();
         }
         if c.contains("STDERR") && !merged {
-            output.push_str(&String::from_utf8_lossy(&out.stderr));
+            output.push_str(&bytes_to_text(&out.stderr));
         }
     }
     if let Some(code) = t.get("CLEAN") {
         let clean_file = dir.join(format!("{stem}.clean.php"));
-        fs::write(&clean_file, code)?;
+        fs::write(&clean_file, text_to_bytes(code))?;
         let mut argv = env.ini_args(&[]);
         argv.push(clean_file.display().to_string());
         let _ = env.suite.run(&env.spec(&dir, argv, vars.clone(), None, true));
@@ -521,6 +553,20 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn sections_keep_their_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sjis.phpt");
+        let mut body = b"--TEST--\nsjis\n--FILE--\n<?php echo '".to_vec();
+        body.extend_from_slice(&[0x83, 0x65, 0x83, 0x58, 0xe9]);
+        body.extend_from_slice(b"';\n--EXPECT--\n\xe9\n");
+        std::fs::write(&p, &body).unwrap();
+        let t = Phpt::parse(&p).unwrap();
+        assert_eq!(text_to_bytes(t.get("FILE").unwrap()), b"<?php echo '\x83\x65\x83\x58\xe9';\n");
+        assert_eq!(text_to_bytes(t.get("EXPECT").unwrap()), b"\xe9\n");
+        assert_eq!(text_to_utf8(&bytes_to_text("caf\u{e9}".as_bytes())), "caf\u{e9}");
+    }
+
     fn parse(text: &str) -> Phpt {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.phpt");
