@@ -76,6 +76,26 @@ print(open("out.txt").read())
 
 #[test]
 #[ignore = "slow tier: builds CPython"]
+fn hashlib_runs_on_openssl_and_agrees_with_the_host() {
+    let code = r#"
+import hashlib, hmac
+print(hashlib.sha256().__class__.__name__, "scrypt" in dir(hashlib))
+print(hashlib.scrypt(b"pw", salt=b"salt", n=16, r=8, p=1, dklen=16).hex())
+print(hashlib.pbkdf2_hmac("sha256", b"pw", b"salt", 1000, 16).hex())
+print(hashlib.sha3_256(b"x").hexdigest())
+print(hashlib.new("sha512_256", b"x").hexdigest())
+print(hmac.new(b"k", b"m", "sha256").hexdigest())
+"#;
+    let (status, out, err) = py(&["-c", code]);
+    assert_eq!(status, 0, "{err}");
+    // The host's CPython (on the host's OpenSSL) is the reference.
+    let host = std::process::Command::new("python3").args(["-c", code]).output().expect("host python3");
+    assert_eq!(out, String::from_utf8_lossy(&host.stdout));
+    assert!(out.starts_with("HASH True\n"), "{out}");
+}
+
+#[test]
+#[ignore = "slow tier: builds CPython"]
 fn exit_codes_tracebacks_and_recursion() {
     assert_eq!(py(&["-c", "import sys; sys.exit(4)"]).0, 4);
     let (code, _, err) = py(&["-c", "def f():\n    raise ValueError('boom')\nf()"]);

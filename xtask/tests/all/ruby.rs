@@ -103,6 +103,42 @@ puts Minitest::VERSION
 
 #[test]
 #[ignore = "slow tier: builds Ruby"]
+fn psych_and_openssl() {
+    let script = r#"
+require "yaml"
+doc = { "name" => "kiln", "langs" => ["php", "python", "ruby"], "n" => 3 }
+back = YAML.load(YAML.dump(doc))
+puts back == doc, back["langs"].last
+require "openssl"
+puts OpenSSL::Digest::SHA256.hexdigest("x")
+puts OpenSSL::HMAC.hexdigest("SHA256", "k", "m")
+c = OpenSSL::Cipher.new("aes-256-gcm").encrypt
+key = c.random_key; iv = c.random_iv; c.auth_data = ""
+ct = c.update("secret") + c.final; tag = c.auth_tag
+d = OpenSSL::Cipher.new("aes-256-gcm").decrypt
+d.key = key; d.iv = iv; d.auth_tag = tag; d.auth_data = ""
+puts d.update(ct) + d.final
+k = OpenSSL::PKey::EC.generate("prime256v1")
+sig = k.sign("SHA256", "data")
+puts k.verify("SHA256", sig, "data"), k.verify("SHA256", sig, "datA")
+puts defined?(OpenSSL::SSL::SSLSocket).inspect
+"#;
+    let (code, out, err) = rb(&["-e", script]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Digests from the host's Python as the reference.
+    let host = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib, hmac; print(hashlib.sha256(b'x').hexdigest()); print(hmac.new(b'k', b'm', 'sha256').hexdigest())",
+        ])
+        .output()
+        .expect("host python3");
+    let digests = String::from_utf8_lossy(&host.stdout);
+    assert_eq!(out, format!("true\nruby\n{digests}secret\ntrue\nfalse\nnil\n"));
+}
+
+#[test]
+#[ignore = "slow tier: builds Ruby"]
 fn script_by_relative_path() {
     built();
     let (code, out, err) = crate::support::run_relative_script(
