@@ -318,10 +318,11 @@ impl PhptEnv<'_> {
     /// `test_dir` is mapped at its own path too: tests may live anywhere on
     /// disk (the longest matching preopen wins in the guest).
     fn spec(&self, test_dir: &Path, argv: Vec<String>, env: Vec<(String, String)>, stdin: Option<Vec<u8>>, merged: bool) -> RunSpec {
-        let mut dirs = vec![
-            (self.suite.root.clone(), self.suite.root.display().to_string()),
-            (self.suite.tmp.clone(), "/tmp".to_string()),
-        ];
+        // The recipe's mapped output dirs first (lib/ with OpenSSL's config
+        // file), as `run` has them.
+        let mut dirs = self.suite.base_spec().dirs;
+        dirs.push((self.suite.root.clone(), self.suite.root.display().to_string()));
+        dirs.push((self.suite.tmp.clone(), "/tmp".to_string()));
         if !test_dir.starts_with(&self.suite.root) {
             dirs.push((test_dir.to_path_buf(), test_dir.display().to_string()));
         }
