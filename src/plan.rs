@@ -1020,7 +1020,7 @@ mod tests {
         let p = plan_of(root.path(), "python", None).unwrap();
         let kinds: Vec<&str> = p.steps.iter().map(Step::kind).collect();
         let deps = p.deps().count();
-        assert_eq!(deps, 4, "zlib, bzip2, xz, sqlite3");
+        assert_eq!(deps, 5, "zlib, bzip2, xz, sqlite3, openssl");
         assert_eq!(
             &kinds[deps..],
             [
