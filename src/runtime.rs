@@ -176,6 +176,24 @@ impl RunSpec {
         self
     }
 
+    /// A private, empty `/tmp` for the guest, as a container has one,
+    /// unless a mapped directory is already `/tmp`, and `TMPDIR=/tmp`
+    /// unless set (wasi-libc has no `P_tmpdir`, so PHP's
+    /// `sys_get_temp_dir()` is otherwise empty). The returned directory
+    /// must outlive the run; it is deleted when dropped.
+    pub fn with_private_tmp(mut self) -> std::io::Result<(RunSpec, Option<tempfile::TempDir>)> {
+        let mut dir = None;
+        if !self.dirs.iter().any(|(_, g)| g.trim_end_matches('/') == "/tmp") {
+            let d = tempfile::Builder::new().prefix("kiln-guest-tmp-").tempdir()?;
+            self.dirs.push((d.path().to_path_buf(), "/tmp".into()));
+            dir = Some(d);
+        }
+        if !self.env.iter().any(|(k, _)| k == "TMPDIR") {
+            self.env.push(("TMPDIR".into(), "/tmp".into()));
+        }
+        Ok((self, dir))
+    }
+
     /// A recipe's `[run]`: argv0 and its fixed args, its environment, and
     /// its output-tree directories mapped at their guest paths (`out` is
     /// the build's output tree). Stdio defaults to null/capture.
@@ -727,6 +745,22 @@ mod tests {
         let spec = RunSpec::for_recipe(&plain, Path::new("/out")).with_cwd(Path::new("/"), &plain);
         assert_eq!(spec.argv, ["php"]);
         assert_eq!(spec.dirs, [(PathBuf::from("/"), ".".to_string())]);
+    }
+
+    #[test]
+    fn a_private_tmp_unless_one_is_mapped() {
+        let (spec, dir) = RunSpec::default().with_private_tmp().unwrap();
+        let dir = dir.expect("a private /tmp");
+        assert_eq!(spec.dirs, [(dir.path().to_path_buf(), "/tmp".to_string())]);
+        assert_eq!(spec.env, [("TMPDIR".to_string(), "/tmp".to_string())]);
+        let mapped = RunSpec {
+            dirs: vec![(PathBuf::from("/srv/t"), "/tmp/".into())],
+            env: vec![("TMPDIR".into(), "/tmp/x".into())],
+            ..Default::default()
+        };
+        let (spec, dir) = mapped.with_private_tmp().unwrap();
+        assert!(dir.is_none());
+        assert_eq!((spec.dirs.len(), spec.env.len()), (1, 1), "the user's /tmp and TMPDIR stand");
     }
 
     #[test]

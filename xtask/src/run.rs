@@ -16,7 +16,8 @@ pub struct RunArgs {
     /// Map a host directory into the guest: HOST or HOST::GUEST (default
     /// guest path = HOST). The current directory is always mapped, as `.`
     /// and at its own path, so `run ruby -- script.rb` works like
-    /// `run php -- script.php`.
+    /// `run php -- script.php`. The guest also gets a private, empty
+    /// `/tmp` (deleted afterwards) unless a `--dir` maps one.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     pub dirs: Vec<String>,
     /// Set a guest environment variable (overrides the recipe's).
@@ -69,6 +70,8 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         }
         spec.dirs.push((hp, guest));
     }
+    // Kept alive until the guest is done; removed afterwards.
+    let (spec, _guest_tmp) = spec.with_private_tmp().context("creating the guest's private /tmp")?;
     let mut rt = p.runtime(
         Use::Run {
             timeout: a.timeout.is_some(),

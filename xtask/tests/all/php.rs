@@ -221,6 +221,17 @@ fn max_execution_time_fires_with_php_error_and_shutdown_functions() {
 
 #[test]
 #[ignore = "slow tier: builds PHP"]
+fn temporary_files_under_run_live_in_a_private_tmp() {
+    let (code, out, err) = php(&[
+        "-r",
+        "$t = tempnam(sys_get_temp_dir(), 'k'); file_put_contents($t, 'x'); echo dirname($t), ' ', file_get_contents($t); \
+         $f = tmpfile(); fwrite($f, 'y'); rewind($f); echo ' ', fread($f, 1);",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "/tmp x y"), "{err}");
+}
+
+#[test]
+#[ignore = "slow tier: builds PHP"]
 fn script_by_relative_path() {
     built();
     let (code, out, err) = crate::support::run_relative_script(
