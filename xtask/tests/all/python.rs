@@ -89,11 +89,7 @@ print(hmac.new(b"k", b"m", "sha256").hexdigest())
     let (status, out, err) = py(&["-c", code]);
     assert_eq!(status, 0, "{err}");
     // The host's CPython (on the host's OpenSSL) is the reference.
-    let host = std::process::Command::new("python3")
-        .args(["-c", code])
-        .output()
-        .expect("host python3");
-    assert_eq!(out, String::from_utf8_lossy(&host.stdout));
+    assert_eq!(out, crate::support::host_python(code));
     assert!(out.starts_with("HASH True\n"), "{out}");
 }
 

@@ -6,6 +6,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output};
 
+use crate::support::host_tool;
+
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
@@ -25,21 +27,6 @@ fn xtask(args: &[&str], envs: &[(&str, &Path)]) -> Output {
     out
 }
 
-fn tool(cmd: &str, args: &[&str], cwd: &Path) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd} is needed for this test (`cargo xtask setup` installs it): {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 struct Registry(Child);
 impl Drop for Registry {
     fn drop(&mut self) {
@@ -52,9 +39,9 @@ impl Drop for Registry {
 fn php_release_checks_out_with_sha256sum_skopeo_and_a_registry() {
     let dist = tempfile::tempdir().unwrap();
     xtask(&["release", "php", "--out", dist.path().to_str().unwrap()], &[]);
-    tool("sha256sum", &["-c", "SHA256SUMS"], dist.path());
+    host_tool("sha256sum", &["-c", "SHA256SUMS"], dist.path());
     let layout = format!("oci:{}:8.4.16", dist.path().join("php-8.4.16.oci").display());
-    let config: serde_json::Value = serde_json::from_str(&tool("skopeo", &["inspect", "--config", &layout], dist.path())).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&host_tool("skopeo", &["inspect", "--config", &layout], dist.path())).unwrap();
     assert_eq!(
         (config["os"].as_str(), config["architecture"].as_str()),
         (Some("wasi"), Some("wasm"))
@@ -105,12 +92,12 @@ fn php_release_checks_out_with_sha256sum_skopeo_and_a_registry() {
     }
     assert!(pushed, "could not push to the local registry");
     let remote_info: serde_json::Value =
-        serde_json::from_str(&tool("skopeo", &["inspect", "--tls-verify=false", &remote], dist.path())).unwrap();
+        serde_json::from_str(&host_tool("skopeo", &["inspect", "--tls-verify=false", &remote], dist.path())).unwrap();
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dist.path().join("php-8.4.16.manifest.json")).unwrap()).unwrap();
     assert_eq!(remote_info["Digest"], manifest["image"]["digest"]);
     let pulled = dist.path().join("pulled");
-    tool(
+    host_tool(
         "skopeo",
         &[
             "copy",
@@ -165,7 +152,7 @@ fn clean_builds_and_releases_are_byte_identical() {
 fn ruby_release_has_every_artifact_and_true_build_info() {
     let dist = tempfile::tempdir().unwrap();
     xtask(&["release", "ruby", "--out", dist.path().to_str().unwrap()], &[]);
-    tool("sha256sum", &["-c", "SHA256SUMS"], dist.path());
+    host_tool("sha256sum", &["-c", "SHA256SUMS"], dist.path());
     for f in [
         "ruby-3.3.8.wasm",
         "ruby-3.3.8.debug.wasm",
@@ -176,7 +163,7 @@ fn ruby_release_has_every_artifact_and_true_build_info() {
         assert!(dist.path().join(f).is_file(), "{f} missing");
     }
     let layout = format!("oci:{}:3.3.8", dist.path().join("ruby-3.3.8.oci").display());
-    let config: serde_json::Value = serde_json::from_str(&tool("skopeo", &["inspect", "--config", &layout], dist.path())).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&host_tool("skopeo", &["inspect", "--config", &layout], dist.path())).unwrap();
     assert_eq!(config["config"]["Entrypoint"][0], "/bin/ruby.wasm");
     for m in ["ruby-3.3.8.wasm", "ruby-3.3.8.debug.wasm"] {
         let info = String::from_utf8_lossy(&xtask(&["inspect", dist.path().join(m).to_str().unwrap()], &[]).stdout).into_owned();

@@ -126,14 +126,9 @@ puts defined?(OpenSSL::SSL::SSLSocket).inspect
     let (code, out, err) = rb(&["-e", script]);
     assert_eq!(code, 0, "{out}{err}");
     // Digests from the host's Python as the reference.
-    let host = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import hashlib, hmac; print(hashlib.sha256(b'x').hexdigest()); print(hmac.new(b'k', b'm', 'sha256').hexdigest())",
-        ])
-        .output()
-        .expect("host python3");
-    let digests = String::from_utf8_lossy(&host.stdout);
+    let digests = crate::support::host_python(
+        "import hashlib, hmac; print(hashlib.sha256(b'x').hexdigest()); print(hmac.new(b'k', b'm', 'sha256').hexdigest())",
+    );
     assert_eq!(out, format!("true\nruby\n{digests}secret\ntrue\nfalse\nnil\n"));
 }
 

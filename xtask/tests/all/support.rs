@@ -21,12 +21,43 @@ pub fn xtask_env(args: &[&str], cwd: &Path, envs: &[(&str, &Path)]) -> Output {
     c.output().expect("running xtask")
 }
 
+/// A fresh directory holding `files` (name, text).
+pub fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        std::fs::write(d.path().join(name), text).expect("writing a test file");
+    }
+    d
+}
+
 /// A directory holding `name` with `text`, and the interpreter run there
 /// on it by its relative path: the guest-path rule for every interpreter.
 pub fn run_relative_script(interp: &str, name: &str, text: &str) -> (i32, String, String) {
-    let d = tempfile::tempdir().expect("tempdir");
-    std::fs::write(d.path().join(name), text).expect("writing the script");
+    let d = dir_with(&[(name, text)]);
     run_in(interp, d.path(), &[name])
+}
+
+/// A host program's stdout, run in `cwd`; fails the test if it is missing
+/// or exits non-zero.
+pub fn host_tool(cmd: &str, args: &[&str], cwd: &Path) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} is needed for this test (`cargo xtask setup` installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What the host's CPython prints for `code`: the reference the guests'
+/// hashes and digests are checked against.
+pub fn host_python(code: &str) -> String {
+    host_tool("python3", &["-c", code], repo())
 }
 
 /// `cargo xtask build <interp>`; asserts success and returns the printed

@@ -1,29 +1,16 @@
 //! The default flavour's library-backed extensions, used as applications
 //! use them, with the host's own tools reading what the guest wrote.
 
-use std::path::Path;
-use std::process::Command;
-
 use super::{php, php_in};
+use crate::support::{dir_with, host_python, host_tool as host};
 
-/// Runs `script` (a file in a fresh directory, run by its relative path)
-/// and returns the directory with stdout; fails on a non-zero exit.
+/// Runs `text` as `t.php` in a fresh directory (by its relative path) and
+/// returns the directory with stdout; fails on a non-zero exit.
 fn script(text: &str) -> (tempfile::TempDir, String) {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("t.php"), text).unwrap();
+    let d = dir_with(&[("t.php", text)]);
     let (code, out, err) = php_in(d.path(), &["t.php"]);
     assert_eq!(code, 0, "{out}\n{err}");
     (d, out)
-}
-
-fn host(cmd: &str, args: &[&str], cwd: &Path) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("running the host's {cmd}: {e}"));
-    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into()
 }
 
 #[test]
@@ -96,19 +83,18 @@ echo count($vals), "\n";
 #[test]
 #[ignore = "slow tier: builds PHP"]
 fn pdo_sqlite_file_in_cwd_survives_runs_and_opens_on_the_host() {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(
-        d.path().join("w.php"),
+    let d = dir_with(&[
+        (
+            "w.php",
         "<?php $db = new PDO('sqlite:app.db'); $db->exec('CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)'); \
          $s = $db->prepare('INSERT INTO t (name) VALUES (?)'); foreach (['ada', 'bob'] as $n) { $s->execute([$n]); } echo 'ok';",
-    )
-    .unwrap();
-    std::fs::write(
-        d.path().join("r.php"),
+        ),
+        (
+            "r.php",
         "<?php $db = new PDO('sqlite:app.db'); foreach ($db->query('SELECT id, name FROM t ORDER BY id') as $r) { echo $r['id'], '=', $r['name'], ' '; } \
          $s = new SQLite3('app.db'); echo $s->querySingle('SELECT count(*) FROM t');",
-    )
-    .unwrap();
+        ),
+    ]);
     let (code, out, err) = php_in(d.path(), &["w.php"]);
     assert_eq!((code, out.as_str()), (0, "ok"), "{err}");
     let (code, out, err) = php_in(d.path(), &["r.php"]);
@@ -202,11 +188,11 @@ Jv7DzWA7sK51WnAPk/o=
 #[test]
 #[ignore = "slow tier: builds PHP"]
 fn openssl_ciphers_signatures_x509_and_random() {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("c.pem"), CERT).unwrap();
-    std::fs::write(
-        d.path().join("t.php"),
-        r#"<?php
+    let d = dir_with(&[
+        ("c.pem", CERT),
+        (
+            "t.php",
+            r#"<?php
 $key = random_bytes(32); $iv = openssl_random_pseudo_bytes(12);
 echo strlen($iv), "\n";
 $ct = openssl_encrypt('secret message', 'aes-256-gcm', $key, OPENSSL_RAW_DATA, $iv, $tag);
@@ -221,8 +207,8 @@ echo $x['subject']['CN'], ' ', $x['subject']['O'], ' ', $x['serialNumber'], ' ',
 echo openssl_digest('abc', 'sha3-256'), "\n";
 echo in_array('aes-256-gcm', openssl_get_cipher_methods()) ? 'listed' : 'missing', "\n";
 "#,
-    )
-    .unwrap();
+        ),
+    ]);
     let (code, out, err) = php_in(d.path(), &["t.php"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(
@@ -253,12 +239,9 @@ echo bin2hex(sodium_crypto_generichash('abc', '', 16)), "\n";
 /// BLAKE2b-128 of `s`, from the host's Python (the reference for sodium's
 /// generichash).
 fn blake2b16(s: &str) -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            &format!("import hashlib; print(hashlib.blake2b(b'{s}', digest_size=16).hexdigest())"),
-        ])
-        .output()
-        .expect("python3");
-    String::from_utf8_lossy(&out.stdout).trim().into()
+    host_python(&format!(
+        "import hashlib; print(hashlib.blake2b(b'{s}', digest_size=16).hexdigest())"
+    ))
+    .trim()
+    .into()
 }
