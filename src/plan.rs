@@ -402,13 +402,13 @@ fn plan_deps(
     }
     stack.push(recipe.name.clone());
     let mut deps = Vec::new();
+    if let Some(d) = flavor.deps.iter().find(|d| recipe.deps.contains(d)) {
+        bail!(
+            "recipe {}: dependency {d} is listed both in deps and in a flavour's deps",
+            recipe.name
+        );
+    }
     for d in recipe.deps.iter().chain(&flavor.deps) {
-        if recipe.deps.contains(d) && flavor.deps.contains(d) {
-            bail!(
-                "recipe {}: dependency {d} is listed both in deps and in a flavour's deps",
-                recipe.name
-            );
-        }
         let dr = crate::recipe::find(&layout.recipes(), d)?;
         if dr.kind != Kind::Library {
             bail!("recipe {}: dependency {d} is not a library recipe", recipe.name);
@@ -617,19 +617,31 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     let mut vars = vars(layout, recipe, &d, &tc, &deps, opts.jobs);
     let flags = flags(&id, recipe, &fl.configure, &mut vars, &tc, &d, &deps, &sh, layout)?;
 
+    // A program in the source tree, run from the build dir.
+    let in_src = |prog: &str| {
+        if d.build == d.src {
+            format!("./{prog}")
+        } else {
+            format!("../src/{prog}")
+        }
+    };
+    // Every configure program gets the recipe's arguments last and the
+    // resolved environment, without the caller's CPPFLAGS/CXXFLAGS/MAKEFLAGS.
+    let finish = |c: Cmd| {
+        c.args(&flags.configure)
+            .envs(&flags.env)
+            .env_remove("CPPFLAGS")
+            .env_remove("CXXFLAGS")
+            .env_remove("MAKEFLAGS")
+    };
     let configure = match recipe.build.system {
-        BuildSystem::Autoconf => Some(
-            Cmd::new(if d.build == d.src { "./configure" } else { "../src/configure" }, &d.build)
+        BuildSystem::Autoconf => Some(finish(
+            Cmd::new(in_src("configure"), &d.build)
                 .arg(format!("--host={}", recipe.build.host.as_deref().unwrap_or(TARGET)))
                 .arg(format!("--build={}", build_triple()))
-                .arg("--prefix=/usr/local")
-                .args(&flags.configure)
-                .envs(&flags.env)
-                .env_remove("CPPFLAGS")
-                .env_remove("CXXFLAGS")
-                .env_remove("MAKEFLAGS"),
-        ),
-        BuildSystem::Cmake => Some(
+                .arg("--prefix=/usr/local"),
+        )),
+        BuildSystem::Cmake => Some(finish(
             Cmd::new("cmake", &d.build)
                 .arg("-S")
                 .arg(&d.src)
@@ -641,29 +653,12 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
                     "-DCMAKE_INSTALL_PREFIX=/usr/local",
                     "-DCMAKE_BUILD_TYPE=Release",
                     "-DBUILD_SHARED_LIBS=OFF",
-                ])
-                .args(&flags.configure)
-                .envs(&flags.env)
-                .env_remove("CPPFLAGS")
-                .env_remove("CXXFLAGS")
-                .env_remove("MAKEFLAGS"),
-        ),
-        BuildSystem::Script => {
-            let script = recipe.build.script.as_deref().unwrap_or_default();
-            let program = if d.build == d.src {
-                format!("./{script}")
-            } else {
-                format!("../src/{script}")
-            };
-            Some(
-                Cmd::new(program, &d.build)
-                    .args(&flags.configure)
-                    .envs(&flags.env)
-                    .env_remove("CPPFLAGS")
-                    .env_remove("CXXFLAGS")
-                    .env_remove("MAKEFLAGS"),
-            )
-        }
+                ]),
+        )),
+        BuildSystem::Script => Some(finish(Cmd::new(
+            in_src(recipe.build.script.as_deref().unwrap_or_default()),
+            &d.build,
+        ))),
         BuildSystem::Make => None,
     };
     let cmake_toolchain = (recipe.build.system == BuildSystem::Cmake).then(|| cmake_toolchain_file(&tc, &deps));
@@ -748,9 +743,14 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     let outputs_text = format!("{:?}", recipe.build.outputs);
     let prune_joined = recipe.build.prune.join(",");
     let mut out_parts: Vec<&str> = vec![&tree_stamp, &make_text, &install_text, &posts_joined, &outputs_text, &prune_joined];
-    let pc_text: Vec<String> = recipe.pkgconfig.iter().map(|pc| pc_file(recipe, pc)).collect();
-    let pc_joined = pc_text.join("\n");
-    if !pc_text.is_empty() {
+    // Written by the collect step; their text is part of what it makes.
+    let generated: Vec<(String, String)> = recipe
+        .pkgconfig
+        .iter()
+        .map(|pc| (format!("lib/pkgconfig/{}.pc", pc.name), pc_file(recipe, pc)))
+        .collect();
+    let pc_joined = generated.iter().map(|(_, text)| text.as_str()).collect::<Vec<_>>().join("\n");
+    if !generated.is_empty() {
         out_parts.push(&pc_joined);
     }
     if !runtime_text.is_empty() {
@@ -804,11 +804,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         outputs,
         prune: recipe.build.prune.clone(),
         into: d.out.clone(),
-        generated: recipe
-            .pkgconfig
-            .iter()
-            .map(|pc| (format!("lib/pkgconfig/{}.pc", pc.name), pc_file(recipe, pc)))
-            .collect(),
+        generated,
     });
 
     Ok(BuildPlan {
@@ -981,6 +977,17 @@ mod tests {
                 jobs: 2,
             },
         )
+    }
+
+    /// The plan's collect step: outputs and generated files.
+    fn collect_of(p: &BuildPlan) -> (&BTreeMap<PathBuf, String>, &[(String, String)]) {
+        p.steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Collect { outputs, generated, .. } => Some((outputs, generated.as_slice())),
+                _ => None,
+            })
+            .expect("a collect step")
     }
 
     fn configure_of(p: &BuildPlan) -> String {
@@ -1176,14 +1183,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         copy_repo(root.path());
         let lib = plan_of(root.path(), "libxml2", None).unwrap();
-        let generated = lib
-            .steps
-            .iter()
-            .find_map(|s| match s {
-                Step::Collect { generated, .. } => Some(generated.clone()),
-                _ => None,
-            })
-            .unwrap();
+        let (_, generated) = collect_of(&lib);
         let (path, text) = &generated[0];
         assert_eq!(path, "lib/pkgconfig/libxml-2.0.pc");
         assert!(
@@ -1229,14 +1229,7 @@ mod tests {
         let names: Vec<&str> = default.deps().map(|d| d.recipe.name.as_str()).collect();
         assert!(names.contains(&"openssl") && names.contains(&"libxml2"), "{names:?}");
         let ssl = default.deps().find(|d| d.recipe.name == "openssl").unwrap();
-        let outputs = default
-            .steps
-            .iter()
-            .find_map(|s| match s {
-                Step::Collect { outputs, .. } => Some(outputs.clone()),
-                _ => None,
-            })
-            .unwrap();
+        let (outputs, _) = collect_of(&default);
         assert_eq!(outputs.get(&ssl.dirs.out.join("lib/ssl")).map(String::as_str), Some("lib/ssl"));
         assert_ne!(slim.out_stamp, default.out_stamp);
     }
