@@ -167,6 +167,10 @@ impl Builder<'_> {
         if n.is_current() && binary.is_file() {
             return Ok(binary.clone());
         }
+        for dep in &n.deps {
+            self.build(dep)
+                .with_context(|| format!("building {}, a library of {}'s native side", dep.id, plan.id))?;
+        }
         let _lock = self.lock(plan)?;
         if n.private_src.is_none() {
             self.ensure_source_locked(plan)?;

@@ -90,6 +90,8 @@ pub struct PrivateSource {
 pub struct NativePlan {
     /// The build directory (`{native}`).
     pub dir: PathBuf,
+    /// Library recipes built natively first (`[bench] native_flavor`).
+    pub deps: Vec<crate::plan::BuildPlan>,
     /// Set for a build in its own copy of the source.
     pub private_src: Option<PrivateSource>,
     pub configure: Cmd,
@@ -104,6 +106,9 @@ pub struct NativePlan {
 impl NativePlan {
     pub fn render(&self) -> String {
         let mut s = String::new();
+        for d in &self.deps {
+            s.push_str(&format!("native library {} (stamp {})\n                ", d.id, &d.out_stamp[..16]));
+        }
         if let Some(p) = &self.private_src {
             s.push_str(&format!("own copy of {} in {}\n                ", p.artifact.file, p.dir.display()));
         }
@@ -164,6 +169,7 @@ pub fn plan_tree(
     }
     Ok(NativePlan {
         stamp: native_stamp(recipe, patches, &c, &m, tc, &d.work),
+        deps: Vec::new(),
         dir: d.native.clone(),
         private_src: None,
         configure: c,
@@ -171,6 +177,14 @@ pub fn plan_tree(
         log_dir: d.log.clone(),
         log_name: "native".into(),
     })
+}
+
+/// What the wasm plan hands the native side with `[bench] native_flavor`.
+pub struct SideInputs<'a> {
+    /// The wasm build's configure arguments (`[build]` + the flavour's).
+    pub configure: &'a [String],
+    /// The flavour's libraries, planned for the build machine.
+    pub deps: Vec<crate::plan::BuildPlan>,
 }
 
 /// The native side for `bench` and `test --native`, and its binary.
@@ -181,6 +195,7 @@ pub fn plan_side(
     tc: &NativeToolchain,
     patches: &[Patch],
     jobs: usize,
+    inputs: SideInputs<'_>,
 ) -> Result<Option<(NativePlan, PathBuf)>> {
     let Some(b) = &recipe.bench else { return Ok(None) };
     let name = recipe.name.as_str();
@@ -188,12 +203,43 @@ pub fn plan_side(
         (Some(configure), _) => {
             let root = d.work.join("bench-native");
             let src = root.join("src");
-            let c = scrubbed(Cmd::new("./configure", &src), tc).args(configure);
-            let m = scrubbed(Cmd::new("make", &src), tc)
+            let mut c = scrubbed(Cmd::new("./configure", &src), tc).args(configure);
+            let mut m = scrubbed(Cmd::new("make", &src), tc)
                 .arg(format!("-j{jobs}"))
                 .args(&b.native_make_targets);
+            let deps = if b.native_flavor { inputs.deps } else { Vec::new() };
+            if b.native_flavor {
+                c = c.args(inputs.configure);
+                // The native libraries, found as the wasm build finds the
+                // wasm ones: their pkg-config modules, their headers and
+                // archives.
+                let pc: Vec<String> = deps
+                    .iter()
+                    .filter(|x| !x.recipe.pkgconfig.is_empty())
+                    .map(|x| x.dirs.out.join("lib/pkgconfig").display().to_string())
+                    .collect();
+                let inc: Vec<String> = deps.iter().map(|x| format!("-I{}", x.dirs.out.join("include").display())).collect();
+                let lib: Vec<String> = deps.iter().map(|x| format!("-L{}", x.dirs.out.join("lib").display())).collect();
+                for (k, v) in [
+                    ("PKG_CONFIG_LIBDIR", pc.join(":")),
+                    ("PKG_CONFIG_PATH", String::new()),
+                    ("CPPFLAGS", inc.join(" ")),
+                    ("LDFLAGS", lib.join(" ")),
+                    ("CXX", crate::plan::cxx_beside(&tc.cc)),
+                ] {
+                    c = c.env(k, &v);
+                    m = m.env(k, &v);
+                }
+            }
+            let dep_stamps: Vec<&str> = deps.iter().map(|x| x.out_stamp.as_str()).collect();
+            let own = native_stamp(recipe, patches, &c, &m, tc, &d.work);
             NativePlan {
-                stamp: native_stamp(recipe, patches, &c, &m, tc, &d.work),
+                stamp: if deps.is_empty() {
+                    own
+                } else {
+                    stamp(&[&own, &dep_stamps.join(",")])
+                },
+                deps,
                 dir: src.clone(),
                 private_src: Some(PrivateSource {
                     artifact: recipe.source.artifact.clone(),

@@ -27,6 +27,10 @@ use crate::toolchain::{Toolchain, TARGET};
 pub struct ToolchainView {
     /// `CC` for autoconf: the compiler with target and sysroot baked in.
     pub cc: String,
+    /// `CXX`, the same way (recipes opt in with `CXX = "{cxx}"`).
+    pub cxx: String,
+    /// `-L` this for the C++ runtime (`-lc++ -lc++abi`, or `-lstdc++`).
+    pub cxx_runtime: String,
     /// The compilers alone and the sysroot (CMake's toolchain file).
     pub clang: String,
     pub clangxx: String,
@@ -44,9 +48,11 @@ pub struct ToolchainView {
 }
 
 impl ToolchainView {
-    pub fn of(tc: &Toolchain, native: NativeToolchain) -> ToolchainView {
+    pub fn of(tc: &Toolchain, native: NativeToolchain, cxx_runtime: PathBuf) -> ToolchainView {
         ToolchainView {
             cc: tc.cc(),
+            cxx: tc.cxx(),
+            cxx_runtime: cxx_runtime.display().to_string(),
             clang: tc.clang.display().to_string(),
             clangxx: tc.clangxx().display().to_string(),
             sysroot: tc.sysroot.display().to_string(),
@@ -61,11 +67,39 @@ impl ToolchainView {
         }
     }
 
+    /// The build machine's compiler in the wasm toolchain's place: what the
+    /// native builds of library recipes (the native side's libraries) are
+    /// planned with. No wasm flags, no sysroot.
+    pub fn native_view(&self) -> ToolchainView {
+        let n = &self.native;
+        let cxx = cxx_beside(&n.cc);
+        ToolchainView {
+            cc: n.cc.clone(),
+            cxx: cxx.clone(),
+            // The native compiler finds its own C++ runtime; a system
+            // directory keeps a recipe's `-L{cxx_runtime}` well-formed.
+            cxx_runtime: "/usr/lib".into(),
+            clang: n.cc.clone(),
+            clangxx: cxx,
+            sysroot: String::new(),
+            ar: self.ar.clone(),
+            ranlib: self.ranlib.clone(),
+            nm: self.nm.clone(),
+            cflags: Vec::new(),
+            ldflags: Vec::new(),
+            fingerprint: format!("native|{}|{}", n.cc, n.version),
+            version_line: format!("native / {}", n.version),
+            native: n.clone(),
+        }
+    }
+
     /// Stand-in used when planning without resolving a toolchain. The
     /// flags are the toolchain recipe's, which every provider uses.
     pub fn placeholder(recipe: &crate::recipe::ToolchainRecipe) -> ToolchainView {
         ToolchainView {
             cc: format!("$CLANG --target={TARGET} --sysroot=$SYSROOT"),
+            cxx: format!("$CLANGXX --target={TARGET} --sysroot=$SYSROOT"),
+            cxx_runtime: "$CXX_RUNTIME".into(),
             clang: "$CLANG".into(),
             clangxx: "$CLANGXX".into(),
             sysroot: "$SYSROOT".into(),
@@ -311,6 +345,9 @@ pub struct BuildPlan {
 pub struct PlanOptions {
     pub flavor: Option<String>,
     pub jobs: usize,
+    /// Plan a library for the build machine instead of wasm32-wasip1 (the
+    /// native side's libraries; `tc` is then [`ToolchainView::native_view`]).
+    pub native: bool,
 }
 
 impl Default for PlanOptions {
@@ -318,6 +355,7 @@ impl Default for PlanOptions {
         PlanOptions {
             flavor: None,
             jobs: default_jobs(),
+            native: false,
         }
     }
 }
@@ -416,6 +454,7 @@ fn plan_deps(
         let o = PlanOptions {
             flavor: None,
             jobs: opts.jobs,
+            native: opts.native,
         };
         deps.push(plan_inner(layout, &dr, tc.clone(), &o, stack)?);
     }
@@ -449,6 +488,8 @@ fn vars(layout: &Layout, recipe: &Recipe, d: &Dirs, tc: &ToolchainView, deps: &[
     v.set("prefix", "/usr/local");
     v.set("jobs", jobs.to_string());
     v.set("cc", tc.cc.clone());
+    v.set("cxx", tc.cxx.clone());
+    v.set("cxx_runtime", tc.cxx_runtime.clone());
     v.set("ar", tc.ar.clone());
     v.set("ranlib", tc.ranlib.clone());
     for dep in deps {
@@ -478,7 +519,7 @@ fn path_map(layout: &Layout, d: &Dirs) -> Vec<(PathBuf, String)> {
 fn flags(
     id: &str,
     recipe: &Recipe,
-    flavor_configure: &[String],
+    fl: &Flavor,
     vars: &mut Vars,
     tc: &ToolchainView,
     d: &Dirs,
@@ -507,10 +548,12 @@ fn flags(
     }
     let mut ldflags = tc.ldflags.clone();
     ldflags.extend(vars.subst_all(name, &b.ldflags)?);
+    ldflags.extend(vars.subst_all(name, &fl.ldflags)?);
     for dep in deps {
         ldflags.push(format!("-L{}", dep.dirs.out.join("lib").display()));
     }
     let mut libs = vars.subst_all(name, &b.libs)?;
+    libs.extend(vars.subst_all(name, &fl.libs)?);
     if !shims.files.is_empty() {
         ldflags.push(format!("-L{}", d.shims.display()));
         libs.insert(0, "-lkiln_shims".into());
@@ -538,11 +581,11 @@ fn flags(
         env.insert("PKG_CONFIG_LIBDIR".into(), pc_dirs.join(":"));
         env.insert("PKG_CONFIG_PATH".into(), String::new());
     }
-    for (k, v) in &b.env {
+    for (k, v) in b.env.iter().chain(&fl.env) {
         env.insert(k.clone(), vars.subst(name, v)?);
     }
     let mut configure = vars.subst_all(name, &b.configure)?;
-    configure.extend(vars.subst_all(name, flavor_configure)?);
+    configure.extend(vars.subst_all(name, &fl.configure)?);
     Ok(Flags {
         cflags,
         ldflags,
@@ -597,10 +640,18 @@ fn shim_text(s: &Shims) -> Result<String> {
 }
 
 fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOptions, stack: &mut Vec<String>) -> Result<BuildPlan> {
+    let native = opts.native;
+    if native && recipe.kind != Kind::Library {
+        bail!("recipe {}: only library recipes have a native build of this kind", recipe.name);
+    }
     let (flavor, fl) = recipe.flavor(opts.flavor.as_deref())?;
     let deps = plan_deps(layout, recipe, fl, &tc, opts, stack)?;
     let flavor = flavor.to_string();
-    let id = recipe.id(&flavor);
+    let id = if native {
+        format!("{}-native", recipe.id(&flavor))
+    } else {
+        recipe.id(&flavor)
+    };
     let name = recipe.name.as_str();
     let series = layout.patches().join(&recipe.name).join(&recipe.series);
     let patches = crate::source::patch_series(&series)?
@@ -612,10 +663,25 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let sh = shims(layout, recipe)?;
+    // WASI shims are for the wasm target only.
+    let sh = if native {
+        Shims {
+            files: Vec::new(),
+            includes: Vec::new(),
+            force_include: Vec::new(),
+        }
+    } else {
+        shims(layout, recipe)?
+    };
     let d = dirs(layout, recipe, &id);
     let mut vars = vars(layout, recipe, &d, &tc, &deps, opts.jobs);
-    let flags = flags(&id, recipe, &fl.configure, &mut vars, &tc, &d, &deps, &sh, layout)?;
+    let mut flags = flags(&id, recipe, fl, &mut vars, &tc, &d, &deps, &sh, layout)?;
+    if native {
+        let omit = &recipe.build.native_omit;
+        flags.configure = native_args(flags.configure.iter().map(String::as_str), omit);
+        flags.libs = native_args(flags.libs.iter().map(String::as_str), omit);
+        flags.env.insert("LIBS".into(), flags.libs.join(" "));
+    }
 
     // A program in the source tree, run from the build dir.
     let in_src = |prog: &str| {
@@ -635,8 +701,11 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             .env_remove("MAKEFLAGS")
     };
     let configure = match recipe.build.system {
+        BuildSystem::Autoconf if native => Some(finish(
+            Cmd::new(in_src(recipe.build.script.as_deref().unwrap_or("configure")), &d.build).arg("--prefix=/usr/local"),
+        )),
         BuildSystem::Autoconf => Some(finish(
-            Cmd::new(in_src("configure"), &d.build)
+            Cmd::new(in_src(recipe.build.script.as_deref().unwrap_or("configure")), &d.build)
                 .arg(format!("--host={}", recipe.build.host.as_deref().unwrap_or(TARGET)))
                 .arg(format!("--build={}", build_triple()))
                 .arg("--prefix=/usr/local"),
@@ -661,7 +730,13 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         ))),
         BuildSystem::Make => None,
     };
-    let cmake_toolchain = (recipe.build.system == BuildSystem::Cmake).then(|| cmake_toolchain_file(&tc, &deps));
+    let cmake_toolchain = (recipe.build.system == BuildSystem::Cmake).then(|| {
+        if native {
+            cmake_native_toolchain_file(&tc, &deps)
+        } else {
+            cmake_toolchain_file(&tc, &deps)
+        }
+    });
     let make_args = vars.subst_all(name, &recipe.build.make_args)?;
     let make = Cmd::new("make", &d.build)
         .arg(format!("-j{}", opts.jobs))
@@ -681,9 +756,37 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     let tree_native = recipe
         .native
         .as_ref()
+        .filter(|_| !native)
         .map(|n| crate::native::plan_tree(recipe, n, &d, &vars, &tc.native, &patches, opts.jobs))
         .transpose()?;
-    let native_side = crate::native::plan_side(recipe, tree_native.as_ref(), &d, &tc.native, &patches, opts.jobs)?;
+    // The native side's libraries: the flavour's, built for the build
+    // machine from the same recipes.
+    let native_deps = match &recipe.bench {
+        Some(b) if b.native_flavor && !native => {
+            let o = PlanOptions {
+                native: true,
+                ..opts.clone()
+            };
+            plan_deps(layout, recipe, fl, &tc.native_view(), &o, stack)?
+        }
+        _ => Vec::new(),
+    };
+    let native_side = if native {
+        None
+    } else {
+        crate::native::plan_side(
+            recipe,
+            tree_native.as_ref(),
+            &d,
+            &tc.native,
+            &patches,
+            opts.jobs,
+            crate::native::SideInputs {
+                configure: &flags.configure,
+                deps: native_deps,
+            },
+        )?
+    };
     let mut post = Vec::new();
     for p in &recipe.post {
         let argv = vars.subst_all(name, &p.command)?;
@@ -747,7 +850,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     let generated: Vec<(String, String)> = recipe
         .pkgconfig
         .iter()
-        .map(|pc| (format!("lib/pkgconfig/{}.pc", pc.name), pc_file(recipe, pc)))
+        .map(|pc| (format!("lib/pkgconfig/{}.pc", pc.name), pc_file(recipe, pc, native)))
         .collect();
     let pc_joined = generated.iter().map(|(_, text)| text.as_str()).collect::<Vec<_>>().join("\n");
     if !generated.is_empty() {
@@ -779,10 +882,12 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         });
     }
     if let Some(text) = cmake_toolchain {
-        steps.push(Step::WriteFile {
-            path: d.build.join(CMAKE_MODULES).join("Platform/WASI.cmake"),
-            text: CMAKE_WASI_PLATFORM.into(),
-        });
+        if !native {
+            steps.push(Step::WriteFile {
+                path: d.build.join(CMAKE_MODULES).join("Platform/WASI.cmake"),
+                text: CMAKE_WASI_PLATFORM.into(),
+            });
+        }
         steps.push(Step::WriteFile {
             path: d.build.join(CMAKE_TOOLCHAIN),
             text,
@@ -828,7 +933,12 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
 /// A relocatable pkg-config file: the prefix is found from the file's own
 /// location, so a build restored from the cache into another checkout
 /// still points at itself.
-fn pc_file(recipe: &Recipe, pc: &crate::recipe::PkgConfig) -> String {
+fn pc_file(recipe: &Recipe, pc: &crate::recipe::PkgConfig, native: bool) -> String {
+    let libs = if native {
+        native_args(pc.libs.split_whitespace(), &[]).join(" ")
+    } else {
+        pc.libs.clone()
+    };
     let mut s = format!(
         "# Written by kiln for {}.\nprefix=${{pcfiledir}}/../..\nincludedir=${{prefix}}/include\nlibdir=${{prefix}}/lib\n\nName: {}\nDescription: {}\nVersion: {}\n",
         recipe.name, pc.name, recipe.description, recipe.version
@@ -836,8 +946,18 @@ fn pc_file(recipe: &Recipe, pc: &crate::recipe::PkgConfig) -> String {
     if !pc.requires.is_empty() {
         let _ = writeln!(s, "Requires: {}", pc.requires.join(" "));
     }
-    let _ = write!(s, "Cflags: {}\nLibs: {}\n", pc.cflags, pc.libs);
+    let _ = write!(s, "Cflags: {}\nLibs: {}\n", pc.cflags, libs);
     s
+}
+
+/// What a native build keeps of wasm-side arguments: not wasi-libc's
+/// emulation libraries (`-lwasi-emulated-*`, which only exist for WASI),
+/// and not the recipe's `native_omit` ones.
+fn native_args<'a>(args: impl IntoIterator<Item = &'a str>, omit: &[String]) -> Vec<String> {
+    args.into_iter()
+        .filter(|a| !a.starts_with("-lwasi-emulated-") && !omit.iter().any(|o| o == a))
+        .map(String::from)
+        .collect()
 }
 
 /// Name of the toolchain file a CMake build gets, in its build dir.
@@ -890,6 +1010,40 @@ fn cmake_toolchain_file(tc: &ToolchainView, deps: &[BuildPlan]) -> String {
         ranlib = tc.ranlib,
         roots = roots.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(" "),
     )
+}
+
+/// The same for a library's native build: the build machine's compilers,
+/// finding only the (native) dependencies.
+fn cmake_native_toolchain_file(tc: &ToolchainView, deps: &[BuildPlan]) -> String {
+    let roots: Vec<String> = deps.iter().map(|d| format!("\"{}\"", d.dirs.out.display())).collect();
+    format!(
+        "# Written by kiln from the build plan (native build).\n\
+         set(CMAKE_C_COMPILER \"{cc}\")\n\
+         set(CMAKE_CXX_COMPILER \"{cxx}\")\n\
+         set(CMAKE_PREFIX_PATH {roots})\n",
+        cc = tc.clang,
+        cxx = tc.clangxx,
+        roots = roots.join(" "),
+    )
+}
+
+/// The C++ driver named like a C one: `clang-22` → `clang++-22`, `cc` →
+/// `c++`, `gcc` → `g++`.
+pub fn cxx_beside(cc: &str) -> String {
+    let (dir, name) = match cc.rfind('/') {
+        Some(i) => (&cc[..=i], &cc[i + 1..]),
+        None => ("", cc),
+    };
+    let xx = if let Some(rest) = name.strip_prefix("clang") {
+        format!("clang++{rest}")
+    } else if let Some(rest) = name.strip_prefix("gcc") {
+        format!("g++{rest}")
+    } else if name == "cc" {
+        "c++".into()
+    } else {
+        name.to_string()
+    };
+    format!("{dir}{xx}")
 }
 
 fn strip_paths(s: &str, paths: &[&Path]) -> String {
@@ -975,6 +1129,7 @@ mod tests {
             &PlanOptions {
                 flavor: flavor.map(String::from),
                 jobs: 2,
+                native: false,
             },
         )
     }
@@ -1232,6 +1387,109 @@ mod tests {
         let (outputs, _) = collect_of(&default);
         assert_eq!(outputs.get(&ssl.dirs.out.join("lib/ssl")).map(String::as_str), Some("lib/ssl"));
         assert_ne!(slim.out_stamp, default.out_stamp);
+    }
+
+    #[test]
+    fn a_flavour_extends_another_and_only_cxx_code_sees_cxx() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let default = plan_of(root.path(), "php", None).unwrap();
+        let full = plan_of(root.path(), "php", Some("full")).unwrap();
+        let names = |p: &BuildPlan| p.deps().map(|d| d.recipe.name.clone()).collect::<Vec<_>>();
+        let mut want = names(&default);
+        want.push("icu".into());
+        assert_eq!(names(&full), want, "full = default's libraries, then ICU");
+        let (d, f) = (configure_of(&default), configure_of(&full));
+        assert!(f.contains("--with-openssl") && f.contains("--enable-intl"), "{f}");
+        assert!(
+            f.find("--with-sodium") < f.find("--enable-intl"),
+            "the base flavour's arguments come first: {f}"
+        );
+        assert!(
+            f.contains("CXX='$CLANGXX --target=wasm32-wasip1") && f.contains("-L$CXX_RUNTIME"),
+            "{f}"
+        );
+        assert!(!d.contains("CXX=") && !d.contains("--enable-intl"), "{d}");
+        // ICU: its configure lives in source/, and it ships its data archive
+        // to dependants.
+        let icu = full.deps().find(|d| d.recipe.name == "icu").unwrap();
+        assert!(
+            configure_of(icu).contains("../src/source/configure --host=wasm32-wasi"),
+            "{}",
+            configure_of(icu)
+        );
+        let (outputs, _) = collect_of(&full);
+        assert_eq!(outputs.get(&icu.dirs.out.join("lib/icu")).map(String::as_str), Some("lib/icu"));
+        let (outputs, _) = collect_of(&default);
+        assert!(!outputs.keys().any(|k| k.starts_with(&icu.dirs.out)));
+    }
+
+    #[test]
+    fn flavour_extends_chains_are_checked_when_the_recipe_loads() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let path = root.path().join("recipes/php.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("extends = \"default\"", "extends = \"nope\"")).unwrap();
+        let e = format!("{:#}", plan_of(root.path(), "php", None).unwrap_err());
+        assert!(e.contains("php.toml") && e.contains("\"full\" extends \"nope\""), "{e}");
+        std::fs::write(
+            &path,
+            text.replace("[flavor.slim]", "[flavor.slim]\nextends = \"full\"")
+                .replace("extends = \"default\"", "extends = \"slim\""),
+        )
+        .unwrap();
+        let e = format!("{:#}", plan_of(root.path(), "php", None).unwrap_err());
+        assert!(e.contains("extends itself"), "{e}");
+    }
+
+    #[test]
+    fn the_native_side_links_the_flavours_libraries_built_natively() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let php = plan_of(root.path(), "php", None).unwrap();
+        let (side, _) = php.native_side.as_ref().unwrap();
+        let names: Vec<&str> = side.deps.iter().map(|d| d.id.as_str()).collect();
+        assert!(
+            names.contains(&"openssl-3.5.7-native") && names.contains(&"zlib-1.3.1-native"),
+            "{names:?}"
+        );
+        let wasm_ids: Vec<&str> = php.deps().map(|d| d.id.as_str()).collect();
+        assert_eq!(names.len(), wasm_ids.len(), "one native library per wasm one");
+        // No wasm target, flags, shims or emulation libraries natively.
+        let ssl = side.deps.iter().find(|d| d.recipe.name == "openssl").unwrap();
+        let c = configure_of(ssl);
+        assert!(!c.contains("linux-generic32") && c.contains("no-sock"), "{c}");
+        assert!(!c.contains("wasm") && !c.contains("$SYSROOT"), "{c}");
+        let sqlite = side.deps.iter().find(|d| d.recipe.name == "sqlite3").unwrap();
+        let c = configure_of(sqlite);
+        assert!(!c.contains("--host") && !c.contains("-lwasi-emulated"), "{c}");
+        let (_, generated) = collect_of(sqlite);
+        assert!(generated.iter().all(|(_, t)| !t.contains("-lwasi")), "{generated:?}");
+        let wasm_sqlite = php.deps().find(|d| d.recipe.name == "sqlite3").unwrap();
+        assert!(collect_of(wasm_sqlite).1.iter().any(|(_, t)| t.contains("-lwasi-emulated-getpid")));
+        let onig = side.deps.iter().find(|d| d.recipe.name == "oniguruma").unwrap();
+        let tc_file = onig
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::WriteFile { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(!tc_file.contains("WASI") && tc_file.contains("CMAKE_PREFIX_PATH"), "{tc_file}");
+        // The native PHP: the wasm build's arguments, the native libraries.
+        let c = side.configure.display();
+        assert!(
+            c.contains("--with-openssl") && c.contains("--enable-mbstring") && c.contains("CFLAGS=-O2"),
+            "{c}"
+        );
+        assert!(c.contains(&format!("{}", ssl.dirs.out.join("lib/pkgconfig").display())), "{c}");
+        assert_ne!(ssl.out_stamp, php.deps().find(|d| d.recipe.name == "openssl").unwrap().out_stamp);
+        // slim links nothing on either side.
+        let slim = plan_of(root.path(), "php", Some("slim")).unwrap();
+        assert!(slim.native_side.as_ref().unwrap().0.deps.is_empty());
+        assert!(slim.native_side.as_ref().unwrap().0.configure.display().contains("--disable-all"));
     }
 
     #[test]

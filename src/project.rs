@@ -63,7 +63,7 @@ impl Project {
         let tr = self.toolchain_recipe()?;
         let native = NativeToolchain::resolve(&tr);
         let tc = match self.toolchain(!dry_run) {
-            Ok(tc) => ToolchainView::of(&tc, native),
+            Ok(tc) => ToolchainView::of(&tc, native, tc.cxx_runtime(&self.layout)?),
             Err(e) if dry_run && e.downcast_ref::<Unavailable>().is_some() => {
                 self.progress.println(format!("note: {e:#}; showing placeholders"));
                 ToolchainView {
@@ -76,6 +76,7 @@ impl Project {
         let opts = PlanOptions {
             flavor: flavor.map(String::from),
             jobs: jobs.unwrap_or_else(crate::plan::default_jobs),
+            native: false,
         };
         crate::plan::plan(&self.layout, &recipe, tc, &opts)
     }

@@ -140,6 +140,9 @@ pub struct Conformance {
     pub default: Vec<String>,
     /// Everything (`--full`).
     pub full: Vec<String>,
+    /// Tests a flavour adds to the default subset (`full = ["ext/intl/tests"]`).
+    #[serde(default)]
+    pub flavors: BTreeMap<String, Vec<String>>,
 }
 
 /// The suite runners kiln has (`[conformance] runner`).
@@ -181,6 +184,12 @@ pub struct Bench {
     /// `[native]` build is the native side.
     #[serde(default)]
     pub native_configure: Option<Vec<String>>,
+    /// With `native_configure`: also pass the wasm build's own configure
+    /// arguments (`[build]` + the flavour's) and link the flavour's
+    /// libraries, built natively from the same recipes, so both sides have
+    /// the same extensions on the same library versions.
+    #[serde(default)]
+    pub native_flavor: bool,
     #[serde(default)]
     pub native_make_targets: Vec<String>,
     /// The native interpreter, with placeholders: `{native}` is the native
@@ -229,8 +238,11 @@ fn yes() -> bool {
 /// Placeholders allowed in configure arguments, env values, post commands
 /// and output paths: `{src}` (source tree), `{build}` (cross build dir),
 /// `{native}` (native build dir), `{dest}` (install staging dir, the
-/// DESTDIR), `{prefix}` (install prefix, `/usr/local`), `{jobs}`, and
-/// `{dep:NAME}` (a dependency's output tree).
+/// DESTDIR), `{prefix}` (install prefix, `/usr/local`), `{jobs}`,
+/// `{cc}`/`{cxx}` (the wasm compilers as `CC`/`CXX`), `{cflags}`/`{ldflags}`
+/// (kiln's resolved flags), `{cxx_runtime}` (a directory with libc++,
+/// libc++abi and libstdc++ = libc++), `{dep:NAME}` (a dependency's output
+/// tree) and `{tool:NAME}` (a pinned tool).
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Native {
@@ -314,14 +326,22 @@ pub struct Build {
     /// configure knows the target by another name.
     #[serde(default)]
     pub host: Option<String>,
-    /// `system = "script"`: the configure program, relative to the source
-    /// tree (e.g. `Configure`).
+    /// The configure program, relative to the source tree: required for
+    /// `system = "script"` (e.g. `Configure`); for `autoconf`, where it is
+    /// `configure` unless the project keeps it in a subdirectory (ICU's
+    /// `source/configure`).
     #[serde(default)]
     pub script: Option<String>,
     /// Add the toolchain's compile flags (Wasm-EH setjmp/longjmp). Off for
     /// projects with their own setjmp (Ruby's Asyncify-based one).
     #[serde(default = "yes")]
     pub toolchain_cflags: bool,
+    /// Configure arguments and libraries a library's native build (the
+    /// native side of `bench`/`test --native`) leaves out: the wasm target's
+    /// name (OpenSSL's `linux-generic32`; its Configure then detects the
+    /// host). wasi-libc's `-lwasi-emulated-*` are always left out.
+    #[serde(default)]
+    pub native_omit: Vec<String>,
     /// Extra make arguments (after targets), e.g. `CC={cc}` for plain makefiles.
     #[serde(default)]
     pub make_args: Vec<String>,
@@ -375,6 +395,18 @@ pub struct Flavor {
     /// Library recipes this flavour links on top of the recipe's `deps`.
     #[serde(default)]
     pub deps: Vec<String>,
+    /// Another flavour of the recipe whose lists and environment come
+    /// first (`full` = `default` + intl). Resolved when the recipe loads.
+    #[serde(default)]
+    pub extends: Option<String>,
+    /// Environment on top of `[build] env` (e.g. `CXX` for C++ code).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Link flags and libraries on top of `[build]`'s.
+    #[serde(default)]
+    pub ldflags: Vec<String>,
+    #[serde(default)]
+    pub libs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -469,6 +501,14 @@ pub struct DebianLlvm {
     pub packages: Vec<String>,
     /// A wasi-libc sysroot newer than the host distribution's, as a .deb.
     pub wasi_libc: Artifact,
+    /// The directory name Debian's `libc++-N-dev-wasm32` installs under
+    /// (`/usr/lib/llvm-N/include/<it>/c++/v1`, `/usr/lib/llvm-N/lib/<it>`).
+    #[serde(default = "default_libcxx_dir")]
+    pub libcxx: String,
+}
+
+fn default_libcxx_dir() -> String {
+    "wasm32-wasi".into()
 }
 
 /// Parse `text` (from `path`) as `T`, turning serde/toml errors into
@@ -493,9 +533,54 @@ fn read(path: &Path) -> Result<String> {
 
 impl Recipe {
     pub fn load(path: &Path) -> Result<Recipe> {
-        let r: Recipe = parse_toml(path, &read(path)?)?;
+        let mut r: Recipe = parse_toml(path, &read(path)?)?;
         r.validate(path)?;
+        r.resolve_extends(path)?;
         Ok(r)
+    }
+
+    /// Expand each flavour's `extends` chain: the base's configure
+    /// arguments, deps, ldflags and libs come first, its env is overridden.
+    fn resolve_extends(&mut self, path: &Path) -> Result<()> {
+        let names: Vec<String> = self.flavor.keys().cloned().collect();
+        let mut resolved = BTreeMap::new();
+        for name in &names {
+            let mut chain = vec![name.clone()];
+            let mut cur = self.flavor[name].extends.clone();
+            while let Some(base) = cur {
+                if chain.contains(&base) {
+                    bail!(
+                        "{}: flavour {name:?} extends itself ({} -> {base})",
+                        path.display(),
+                        chain.join(" -> ")
+                    );
+                }
+                let Some(f) = self.flavor.get(&base) else {
+                    bail!(
+                        "{}: flavour {:?} extends {base:?}, which is not a flavour",
+                        path.display(),
+                        chain.last().expect("non-empty")
+                    );
+                };
+                chain.push(base);
+                cur = f.extends.clone();
+            }
+            let mut out = self.flavor[name].clone();
+            for base in chain.iter().skip(1) {
+                let b = &self.flavor[base];
+                out.configure = b.configure.iter().chain(&out.configure).cloned().collect();
+                out.deps = b.deps.iter().chain(&out.deps).cloned().collect();
+                out.ldflags = b.ldflags.iter().chain(&out.ldflags).cloned().collect();
+                out.libs = b.libs.iter().chain(&out.libs).cloned().collect();
+                for (k, v) in &b.env {
+                    out.env.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            out.extends = None;
+            resolved.insert(name.clone(), out);
+        }
+        self.flavor = resolved;
+        Ok(())
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
@@ -520,9 +605,22 @@ impl Recipe {
         if self.build.system == BuildSystem::Make && !self.build.configure.is_empty() {
             bail!("{}: build.system = \"make\" takes no configure arguments", path.display());
         }
-        if (self.build.system == BuildSystem::Script) != self.build.script.is_some() {
+        if let Some(c) = &self.conformance {
+            if let Some(f) = c.flavors.keys().find(|f| !self.flavor.contains_key(*f)) {
+                bail!(
+                    "{}: [conformance] flavors names {f:?}, which is not a flavour of this recipe",
+                    path.display()
+                );
+            }
+        }
+        let script_ok = match self.build.system {
+            BuildSystem::Script => self.build.script.is_some(),
+            BuildSystem::Autoconf => true,
+            BuildSystem::Cmake | BuildSystem::Make => self.build.script.is_none(),
+        };
+        if !script_ok {
             bail!(
-                "{}: build.script names the configure program of build.system = \"script\", and only there",
+                "{}: build.script names the configure program of build.system = \"script\" (required) or \"autoconf\" (optional), and only there",
                 path.display()
             );
         }
@@ -548,6 +646,10 @@ impl Recipe {
             description: String::new(),
             configure: Vec::new(),
             deps: Vec::new(),
+            extends: None,
+            env: BTreeMap::new(),
+            ldflags: Vec::new(),
+            libs: Vec::new(),
         };
         if self.flavor.is_empty() && name.is_none() {
             return Ok((self.default_flavor.as_str(), &NONE));

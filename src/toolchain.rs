@@ -64,6 +64,11 @@ pub struct Toolchain {
     pub cflags: Vec<String>,
     /// Flags every link gets.
     pub ldflags: Vec<String>,
+    /// libc++'s headers when the sysroot does not hold them (Debian's
+    /// LLVM installs them beside the compiler).
+    pub cxx_include: Option<PathBuf>,
+    /// The directory holding `libc++.a` and `libc++abi.a`.
+    pub cxx_libdir: PathBuf,
 }
 
 /// No wasm toolchain could be found or installed (callers that can go on
@@ -91,6 +96,47 @@ impl Toolchain {
     /// so tools that call `$CC` bare still cross-compile.
     pub fn cc(&self) -> String {
         format!("{} --target={TARGET} --sysroot={}", self.clang.display(), self.sysroot.display())
+    }
+
+    /// `CXX` for autoconf: the C++ driver with target, sysroot and (when
+    /// outside the sysroot) libc++'s headers baked in.
+    pub fn cxx(&self) -> String {
+        let mut s = format!(
+            "{} --target={TARGET} --sysroot={}",
+            self.clangxx().display(),
+            self.sysroot.display()
+        );
+        if let Some(inc) = &self.cxx_include {
+            s.push_str(&format!(" -nostdinc++ -isystem {}", inc.display()));
+        }
+        s
+    }
+
+    /// A directory in kiln's cache with the C++ runtime under the names
+    /// build systems ask for: `libc++.a`, `libc++abi.a`, and `libstdc++.a`
+    /// (libc++ again: PHP's configure links `-lstdc++` for any C++ code).
+    /// Links only; made on first use.
+    pub fn cxx_runtime(&self, layout: &Layout) -> Result<PathBuf> {
+        let key = crate::plan::stamp(&[&self.cxx_libdir.display().to_string()]);
+        let dir = layout.toolchain_cache().join(format!("cxx-runtime-{}", &key[..16]));
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+        let libcxx = self.cxx_libdir.join("libc++.a");
+        let libcxxabi = self.cxx_libdir.join("libc++abi.a");
+        for f in [&libcxx, &libcxxabi] {
+            if !f.is_file() {
+                bail!("no C++ runtime: {} is missing (the toolchain's libc++)", f.display());
+            }
+        }
+        let part = dir.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&part);
+        std::fs::create_dir_all(&part)?;
+        for (name, to) in [("libc++.a", &libcxx), ("libc++abi.a", &libcxxabi), ("libstdc++.a", &libcxx)] {
+            std::os::unix::fs::symlink(to, part.join(name))?;
+        }
+        std::fs::rename(&part, &dir)?;
+        Ok(dir)
     }
 
     /// The C++ driver beside `clang` (`clang-22` → `clang++-22`).
@@ -158,6 +204,8 @@ fn from_wasi_sdk(root: &Path, provider: Provider, recipe: &ToolchainRecipe) -> R
         sysroot: root.join("share").join("wasi-sysroot"),
         cflags: recipe.cflags.clone(),
         ldflags: recipe.ldflags.clone(),
+        cxx_include: None,
+        cxx_libdir: root.join("share").join("wasi-sysroot").join("lib").join(TARGET),
     };
     for p in [&tc.clang, &tc.ar, &tc.ranlib, &tc.nm] {
         if !p.is_file() {
@@ -202,11 +250,15 @@ fn is_root() -> bool {
 fn debian(layout: &Layout, req: &Req<'_>, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Toolchain> {
     let n = recipe.debian.llvm;
     let builtins = PathBuf::from(format!("/usr/lib/llvm-{n}/lib/clang/{n}/lib/wasi/libclang_rt.builtins-wasm32.a"));
+    let cxx_include = PathBuf::from(format!("/usr/lib/llvm-{n}/include/{}/c++/v1", recipe.debian.libcxx));
+    let cxx_libdir = PathBuf::from(format!("/usr/lib/llvm-{n}/lib/{}", recipe.debian.libcxx));
     let present = |b: &Path| {
         which(&format!("clang-{n}")).is_some()
             && which(&format!("wasm-ld-{n}")).is_some()
             && which(&format!("llvm-ar-{n}")).is_some()
             && b.is_file()
+            && cxx_include.join("__config_site").is_file()
+            && cxx_libdir.join("libc++.a").is_file()
     };
     if !present(&builtins) {
         let pkgs = &recipe.debian.packages;
@@ -220,9 +272,10 @@ fn debian(layout: &Layout, req: &Req<'_>, progress: &Progress, recipe: &Toolchai
         apt_install(layout, pkgs, progress)?;
         if !present(&builtins) {
             bail!(
-                "installed {} but clang-{n}/wasm-ld-{n}/{} are still missing",
+                "installed {} but clang-{n}/wasm-ld-{n}/{}/{} are still missing",
                 pkgs.join(" "),
-                builtins.display()
+                builtins.display(),
+                cxx_libdir.join("libc++.a").display()
             );
         }
     }
@@ -249,6 +302,8 @@ fn debian(layout: &Layout, req: &Req<'_>, progress: &Progress, recipe: &Toolchai
         sysroot,
         cflags: recipe.cflags.clone(),
         ldflags: recipe.ldflags.clone(),
+        cxx_include: Some(cxx_include),
+        cxx_libdir,
     })
 }
 

@@ -443,18 +443,23 @@ fn subst(s: &str, dir: &Path) -> String {
         .replace("{TMP}", "/tmp")
 }
 
+/// An `--INI--` section as `-d` values: as run-tests.php reads it, blank
+/// lines and `;` comments dropped, the name and the value trimmed
+/// (`intl.error_level = E_WARNING` is `intl.error_level=E_WARNING`).
+fn ini_settings(section: &str) -> Vec<String> {
+    section
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with(';'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| text_to_utf8(&format!("{}={}", k.trim(), v.trim())))
+        .collect()
+}
+
 fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     let dir = t.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let stem = t.path.file_stem().unwrap_or_default().to_string_lossy().to_string();
-    let mut ini: Vec<String> = Vec::new();
-    if let Some(i) = t.get("INI") {
-        for line in subst(i, &dir).lines() {
-            let line = line.trim();
-            if !line.is_empty() && !line.starts_with(';') && line.contains('=') {
-                ini.push(text_to_utf8(line));
-            }
-        }
-    }
+    let ini = t.get("INI").map(|i| ini_settings(&subst(i, &dir))).unwrap_or_default();
     let mut vars = base_env(&env.suite.tmp);
     if let Some(e) = t.get("ENV") {
         for line in subst(e, &dir).lines() {
@@ -581,6 +586,10 @@ mod tests {
         assert_eq!(t.title(), "name");
         assert_eq!(t.get("FILE"), Some("<?php echo 1;"));
         assert_eq!(t.get("INI"), Some("precision=3\n"));
+        assert_eq!(
+            ini_settings("precision=3\n; a comment\n\nintl.error_level = E_WARNING\nx= a=b \n"),
+            ["precision=3", "intl.error_level=E_WARNING", "x=a=b"]
+        );
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
     } else if opts.full {
         suite.full.iter().map(PathBuf::from).collect()
     } else {
-        suite.default.iter().map(PathBuf::from).collect()
+        let extra = suite.flavors.get(&plan.flavor).into_iter().flatten();
+        suite.default.iter().chain(extra).map(PathBuf::from).collect()
     };
     let native = if opts.native {
         let binary = project.native_side(plan)?;

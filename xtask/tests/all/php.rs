@@ -115,6 +115,15 @@ fn script_in_cwd_reads_and_writes_files() {
     let (code, out, err) = php_in(dir.path(), &["s.php"]);
     assert_eq!((code, out.as_str()), (0, "written n"), "{err}");
     assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).unwrap(), "written");
+    // Locks succeed without effect on WASI (patch 0008): LOCK_EX writes land.
+    std::fs::write(
+        dir.path().join("l.php"),
+        "<?php var_dump(file_put_contents('locked.txt', 'data', LOCK_EX)); $h = fopen('locked.txt', 'r+'); var_dump(flock($h, LOCK_EX), flock($h, LOCK_UN), flock($h, LOCK_SH | LOCK_NB));",
+    )
+    .unwrap();
+    let (code, out, err) = php_in(dir.path(), &["l.php"]);
+    assert_eq!((code, out.as_str()), (0, "int(4)\nbool(true)\nbool(true)\nbool(true)\n"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("locked.txt")).unwrap(), "data");
 }
 
 #[test]
@@ -242,7 +251,9 @@ fn script_by_relative_path() {
     assert_eq!((code, out.as_str()), (0, "yes s.php"), "{err}");
 }
 
+mod apps;
 mod extensions;
+mod intl;
 
 /// The suite runner on this interpreter (`cargo xtask test`).
 mod conformance {

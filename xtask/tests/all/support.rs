@@ -25,7 +25,11 @@ pub fn xtask_env(args: &[&str], cwd: &Path, envs: &[(&str, &Path)]) -> Output {
 pub fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let d = tempfile::tempdir().expect("tempdir");
     for (name, text) in files {
-        std::fs::write(d.path().join(name), text).expect("writing a test file");
+        let path = d.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("creating a test directory");
+        }
+        std::fs::write(path, text).expect("writing a test file");
     }
     d
 }
