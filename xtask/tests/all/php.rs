@@ -306,6 +306,41 @@ mod conformance {
     }
 
     #[test]
+    #[ignore = "slow tier: builds PHP and its native side (the same libraries, built natively)"]
+    fn native_column_for_library_backed_extensions() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path().join("r");
+        let out = xtask(&[
+            "test",
+            "php",
+            "--native",
+            "ext/sqlite3/tests",
+            "ext/openssl/tests",
+            "ext/gd/tests",
+            "--report",
+            r.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("native side:"), "{}", text(&out));
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("php-phpt.json")).unwrap()).unwrap();
+        let tests = json["tests"].as_array().unwrap();
+        for ext in ["sqlite3", "openssl", "gd"] {
+            let mine: Vec<_> = tests
+                .iter()
+                .filter(|t| t["name"].as_str().is_some_and(|n| n.starts_with(&format!("ext/{ext}/tests/"))))
+                .collect();
+            let pass = mine.iter().filter(|t| t["outcome"] == "pass").count();
+            // The native PHP links the same library (built natively), so
+            // its tests run there too, and mostly pass.
+            let native = mine.iter().filter(|t| t["native"] == "pass").count();
+            assert!(
+                pass > 0 && native * 10 >= pass * 9,
+                "{ext}: {native} native passes against {pass} wasm passes"
+            );
+        }
+    }
+
+    #[test]
     #[ignore = "slow tier: builds PHP"]
     fn a_wrong_expectation_fails_the_run() {
         let d = phpt_dir(&[
