@@ -1,11 +1,14 @@
-//! Ruby's own first-line suites: `bootstraptest/` and `basictest/`.
+//! Ruby's own suites: `bootstraptest/`, `basictest/`, and files of
+//! `test/` (test-all's tests, e.g. `test/psych`).
 //!
 //! bootstraptest/runner.rb writes each assertion's snippet to a file and
 //! runs it in a fresh `ruby -W0 --disable-gems` process. kiln does the
 //! same with a fresh instance per assertion: a small Ruby script
 //! (`bootstraptest_collect.rb`, run inside the wasm ruby) lists a file's
 //! assertions, then each snippet runs alone and is judged as runner.rb
-//! judges it. `basictest/test.rb` runs as one script.
+//! judges it. `basictest/test.rb` runs as one script. A `test/` file runs
+//! as one instance under Ruby's own test harness (`tool/lib/test/unit`,
+//! what test-all loads), judged by its exit status and summary line.
 
 use std::collections::HashMap;
 use std::fs;
@@ -168,6 +171,48 @@ impl<'a> RubyTest<'a> {
         Ok(())
     }
 
+    /// One test-all file under Ruby's own harness, with test-all's load
+    /// path (`tool/lib`, `test/lib`, and `test/` itself).
+    fn run_testunit(&self, path: &Path, r: &mut TestResult) -> Result<()> {
+        let work = tempfile::tempdir_in(&self.env.tmp)?;
+        let root = self.env.root.display();
+        let mut args = vec![format!("-I{root}/tool/lib"), format!("-I{root}/test/lib"), format!("-I{root}/test")];
+        if !self.env.is_native() {
+            // WASI has no socket extension. Suites that require it at load
+            // time only for their server helpers (test/openssl/utils.rb)
+            // load with an empty `socket` feature; their tests that open
+            // sockets then fail (NameError), and the baseline says why.
+            fs::create_dir_all(work.path().join("tmp/kiln-wasi-lib"))?;
+            fs::write(work.path().join("tmp/kiln-wasi-lib/socket.rb"), "# kiln: WASI has no sockets\n")?;
+            args.push("-I/tmp/kiln-wasi-lib".into());
+        }
+        args.push(path.display().to_string());
+        let mut spec = self.spec(work.path(), &args)?;
+        map_outside(&mut spec, &self.env.root, path);
+        spec.stderr = Stdio::Merged;
+        let o = self.env.run(&spec)?;
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let summary = testunit_summary(&out);
+        (r.outcome, r.detail) = match (&summary, o.timed_out, &o.trap) {
+            (_, true, _) => (Outcome::Timeout, format!("stopped after {:?}", self.env.timeout)),
+            (_, _, Some(t)) => (Outcome::Fail, format!("trap: {t}")),
+            (Some(s), _, _) if o.status == 0 && s.failures == 0 && s.errors == 0 => (Outcome::Pass, s.line.clone()),
+            (Some(s), _, _) => (Outcome::Fail, format!("status {}; {}", o.status, s.line)),
+            (None, _, _) => (
+                Outcome::Fail,
+                format!(
+                    "status {}; no summary line: {}",
+                    o.status,
+                    out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default()
+                ),
+            ),
+        };
+        if r.outcome.is_failure() {
+            r.output = out;
+        }
+        Ok(())
+    }
+
     fn run_assertion(&self, a: &Assertion, r: &mut TestResult) -> Result<()> {
         r.title = a.kind.clone();
         match a.kind.as_str() {
@@ -237,6 +282,51 @@ impl<'a> RubyTest<'a> {
     }
 }
 
+/// The counts test/unit prints last: `9 tests, 18 assertions, 0 failures,
+/// 0 errors, 0 skips`.
+#[derive(Debug, PartialEq)]
+pub struct Summary {
+    pub line: String,
+    pub tests: u32,
+    pub failures: u32,
+    pub errors: u32,
+    pub skips: u32,
+}
+
+pub fn testunit_summary(out: &str) -> Option<Summary> {
+    out.lines().rev().find_map(|l| {
+        let mut n = std::collections::HashMap::new();
+        for part in l.trim().split(", ") {
+            let (count, what) = part.split_once(' ')?;
+            n.insert(what.trim_end_matches('s'), count.parse::<u32>().ok()?);
+        }
+        Some(Summary {
+            line: l.trim().to_string(),
+            tests: *n.get("test")?,
+            failures: *n.get("failure")?,
+            errors: *n.get("error")?,
+            skips: n.get("skip").copied().unwrap_or(0),
+        })
+    })
+}
+
+/// `test/…/test_*.rb` below `dir`, recursively (test-all's layout).
+fn testunit_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            testunit_files(&p, out)?;
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("test_") && n.ends_with(".rb"))
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
 impl Runner for RubyTest<'_> {
     fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
         let glob = super::filter_glob(filter)?;
@@ -249,7 +339,9 @@ impl Runner for RubyTest<'_> {
                     self.env.root.display()
                 )
             })?;
-            if abs.is_dir() {
+            if abs.is_dir() && abs.starts_with(self.env.root.join("test")) {
+                testunit_files(&abs, &mut files)?;
+            } else if abs.is_dir() {
                 for e in fs::read_dir(&abs)? {
                     let f = e?.path();
                     let n = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -267,7 +359,7 @@ impl Runner for RubyTest<'_> {
         let mut map = self.assertions.lock().expect("no poisoned lock");
         for f in files {
             let name = f.strip_prefix(&self.env.root).unwrap_or(&f).display().to_string();
-            if f.ends_with("basictest/test.rb") {
+            if f.ends_with("basictest/test.rb") || f.starts_with(self.env.root.join("test")) {
                 if glob.as_ref().is_none_or(|g| g.is_match(&name)) {
                     out.push((name, f));
                 }
@@ -302,6 +394,10 @@ impl Runner for RubyTest<'_> {
                 r.title = "basictest".into();
                 self.run_basictest(path, &mut r)
             }
+            None if path.starts_with(self.env.root.join("test")) => {
+                r.title = "test-all file".into();
+                self.run_testunit(path, &mut r)
+            }
             None => Err(anyhow::anyhow!("no assertion recorded for {}", path.display())),
         };
         if let Err(e) = res {
@@ -329,6 +425,15 @@ mod tests {
         assert!(f.starts_with('\n'));
         a.frozen = true;
         assert!(snippet_file(&a).starts_with("#frozen_string_literal:true\n"));
+    }
+
+    #[test]
+    fn testunit_summary_is_the_last_counts_line() {
+        let out = "Run options: --seed=1\n# Running tests:\n..F\nFinished tests in 0.05s, 60 tests/s.\n3 tests, 7 assertions, 1 failures, 0 errors, 2 skips\n\nruby -v: ruby 3.3.8\n";
+        let s = testunit_summary(out).unwrap();
+        assert_eq!((s.tests, s.failures, s.errors, s.skips), (3, 1, 0, 2));
+        assert_eq!(s.line, "3 tests, 7 assertions, 1 failures, 0 errors, 2 skips");
+        assert!(testunit_summary("LoadError: cannot load such file -- socket\n").is_none());
     }
 
     #[test]

@@ -168,7 +168,7 @@ mod conformance {
     use crate::support::{ci_xtask as xtask, text};
 
     #[test]
-    #[ignore = "slow tier: builds Ruby and runs bootstraptest + basictest"]
+    #[ignore = "slow tier: builds Ruby and runs bootstraptest + basictest + test/psych + test/openssl"]
     fn ruby_default_subset_passes_against_the_baseline() {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path().join("r");
@@ -179,6 +179,44 @@ mod conformance {
         assert!(tests.len() > 1000, "{} assertions", tests.len());
         let basic = tests.iter().find(|t| t["name"] == "basictest/test.rb").unwrap();
         assert_eq!(basic["outcome"], "pass", "{basic}");
+        // test-all files of psych and openssl run under Ruby's own harness:
+        // YAML and the crypto classes pass.
+        for f in [
+            "test/psych/test_psych.rb",
+            "test/openssl/test_digest.rb",
+            "test/openssl/test_pkey_rsa.rb",
+            "test/openssl/test_x509cert.rb",
+        ] {
+            let t = tests.iter().find(|t| t["name"] == f).unwrap_or_else(|| panic!("{f} did not run"));
+            assert_eq!(t["outcome"], "pass", "{t}");
+            assert!(t["detail"].as_str().unwrap().contains(" 0 failures, 0 errors"), "{t}");
+        }
+    }
+
+    #[test]
+    #[ignore = "slow tier: builds Ruby"]
+    fn a_failing_test_all_file_fails_the_run() {
+        let d = tempfile::tempdir().unwrap();
+        // A run that needs the source tree puts it in place first.
+        let out = xtask(&["test", "ruby", "bootstraptest/test_flip.rb"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let ruby_src = crate::support::repo().join("target/kiln/build/ruby-3.3.8/src");
+        let dir = ruby_src.join("test/kiln_selftest");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("test_kiln.rb"),
+            "require 'test/unit'\nclass TestKiln < Test::Unit::TestCase\n  def test_ok = assert_equal(2, 1 + 1)\n  def test_wrong = assert_equal(3, 1 + 1)\nend\n",
+        )
+        .unwrap();
+        let out = xtask(&["test", "ruby", "test/kiln_selftest", "--report", d.path().to_str().unwrap()]);
+        let _ = std::fs::remove_dir_all(&dir);
+        let t = text(&out);
+        assert!(!out.status.success(), "{t}");
+        assert!(
+            t.contains("test/kiln_selftest/test_kiln.rb") && t.contains("2 tests, 2 assertions, 1 failures, 0 errors"),
+            "{t}"
+        );
     }
 
     #[test]
