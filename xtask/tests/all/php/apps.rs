@@ -1,13 +1,14 @@
-//! Real PHP tools on the full flavour, as a user runs them: Composer and
-//! PHPUnit from Debian's archive (pinned in `tests/apps/php-tools.toml`),
-//! unpacked on the host and mapped into the guest at `/usr`, working on a
-//! small project in the current directory.
+//! Real PHP tools, as a user runs them: Composer and PHPUnit from Debian's
+//! archive (pinned in `tests/apps/php-tools.toml`), unpacked on the host and
+//! mapped into the guest at `/usr`, working on a small project in the
+//! current directory; on the full flavour (the project's code uses intl)
+//! and on the default one.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::intl::full_in;
-use crate::support::{dir_with, host_tool, repo};
+use crate::support::{dir_with, host_tool, repo, xtask};
 
 #[derive(serde::Deserialize)]
 struct Tools {
@@ -95,6 +96,21 @@ final class SlugTest extends TestCase
 }
 "#;
 
+const MATH_TEST: &str = r#"<?php
+namespace Demo\Tests;
+
+use PHPUnit\Framework\TestCase;
+
+final class MathTest extends TestCase
+{
+    public function testJsonAndMbstring(): void
+    {
+        $this->assertSame('{"a":[1,2]}', json_encode(['a' => [1, 2]]));
+        $this->assertSame(5, mb_strlen('héllo'));
+    }
+}
+"#;
+
 const COMPOSER_JSON: &str = r#"{
     "name": "kiln/demo",
     "description": "A demo project",
@@ -121,6 +137,7 @@ fn composer_and_phpunit_from_debian_run_a_project() {
         ("phpunit.xml", PHPUNIT_XML),
         ("src/Slug.php", SLUG),
         ("tests/SlugTest.php", SLUG_TEST),
+        ("tests/MathTest.php", MATH_TEST),
         (
             "run.php",
             "<?php require 'vendor/autoload.php'; echo Demo\\Slug::toXml(['Façade Ünïcode']), \"\\n\";",
@@ -167,11 +184,33 @@ fn composer_and_phpunit_from_debian_run_a_project() {
     let (code, out, err) = full_in(d.path(), &flags, &["/usr/bin/phpunit"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("PHPUnit 11.5.19"), "{out}");
-    assert!(out.contains("Tests: 5, Assertions: 5, Failures: 1."), "{out}");
+    assert!(out.contains("Tests: 6, Assertions: 7, Failures: 1."), "{out}");
     assert!(
         out.contains("Demo\\Tests\\SlugTest::testFailsOnPurpose") && out.contains("+'y'"),
         "{out}"
     );
     assert!(!out.contains("Warning") && !err.contains("Warning"), "{out}\n{err}");
     assert!(d.path().join(".phpunit.cache/test-results").is_file());
+
+    // The default flavour (no intl) runs both tools too: Composer writes the
+    // autoloader again, and PHPUnit runs the tests that do not use intl.
+    std::fs::remove_dir_all(d.path().join("vendor")).unwrap();
+    let default = |args: &[&str]| {
+        let mut argv = vec!["run", "php"];
+        argv.extend_from_slice(&flags);
+        argv.push("--");
+        argv.extend_from_slice(args);
+        let o = xtask(&argv, d.path());
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        (o.status.code().unwrap_or(-1), text)
+    };
+    let (code, text) = default(&["/usr/bin/composer", "validate"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("./composer.json is valid"), "{text}");
+    let (code, text) = default(&["/usr/bin/composer", "dump-autoload", "--dev"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(d.path().join("vendor/autoload.php").is_file());
+    let (code, text) = default(&["/usr/bin/phpunit", "--filter", "MathTest"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("OK (1 test, 2 assertions)"), "{text}");
 }
