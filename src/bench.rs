@@ -269,7 +269,7 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Vec<Row>> {
         let native = NativeSide {
             binary,
             pre_args: b.native_args.clone(),
-            env: b.native_env.clone().into_iter().collect(),
+            env: crate::conformance::suite::native_env(&plan),
             cwd: repo.clone(),
         };
         let mut vars = Vars::default();

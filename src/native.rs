@@ -92,6 +92,9 @@ pub struct NativePlan {
     pub dir: PathBuf,
     /// Library recipes built natively first (`[bench] native_flavor`).
     pub deps: Vec<crate::plan::BuildPlan>,
+    /// What the native interpreter runs with besides `[bench] native_env`:
+    /// its libraries' `native_run_env`, resolved.
+    pub run_env: Vec<(String, String)>,
     /// Set for a build in its own copy of the source.
     pub private_src: Option<PrivateSource>,
     pub configure: Cmd,
@@ -170,6 +173,7 @@ pub fn plan_tree(
     Ok(NativePlan {
         stamp: native_stamp(recipe, patches, &c, &m, tc, &d.work),
         deps: Vec::new(),
+        run_env: Vec::new(),
         dir: d.native.clone(),
         private_src: None,
         configure: c,
@@ -231,6 +235,12 @@ pub fn plan_side(
                     m = m.env(k, &v);
                 }
             }
+            let mut run_env = Vec::new();
+            for x in &deps {
+                for (k, v) in &x.recipe.native_run_env {
+                    run_env.push((k.clone(), v.replace("{out}", &x.dirs.out.display().to_string())));
+                }
+            }
             let dep_stamps: Vec<&str> = deps.iter().map(|x| x.out_stamp.as_str()).collect();
             let own = native_stamp(recipe, patches, &c, &m, tc, &d.work);
             NativePlan {
@@ -240,6 +250,7 @@ pub fn plan_side(
                     stamp(&[&own, &dep_stamps.join(",")])
                 },
                 deps,
+                run_env,
                 dir: src.clone(),
                 private_src: Some(PrivateSource {
                     artifact: recipe.source.artifact.clone(),

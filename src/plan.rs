@@ -1486,6 +1486,9 @@ mod tests {
         );
         assert!(c.contains(&format!("{}", ssl.dirs.out.join("lib/pkgconfig").display())), "{c}");
         assert_ne!(ssl.out_stamp, php.deps().find(|d| d.recipe.name == "openssl").unwrap().out_stamp);
+        // It finds OpenSSL's config file in the native library's tree.
+        let conf = ssl.dirs.out.join("lib/ssl/openssl.cnf").display().to_string();
+        assert!(side.run_env.contains(&("OPENSSL_CONF".into(), conf)), "{:?}", side.run_env);
         // slim links nothing on either side.
         let slim = plan_of(root.path(), "php", Some("slim")).unwrap();
         assert!(slim.native_side.as_ref().unwrap().0.deps.is_empty());

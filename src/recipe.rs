@@ -117,6 +117,12 @@ pub struct Recipe {
     /// into its own output tree at the same path.
     #[serde(default)]
     pub runtime_files: Vec<String>,
+    /// For a library's native build: the environment a program linking it
+    /// needs to find those files in the library's output tree (`{out}`),
+    /// where no guest mapping puts them at `/usr/local/lib` (OpenSSL's
+    /// `OPENSSL_CONF`, ICU's `ICU_DATA`). The native side runs with it.
+    #[serde(default)]
+    pub native_run_env: BTreeMap<String, String>,
     #[serde(default)]
     pub flavor: BTreeMap<String, Flavor>,
     /// Flavour used when none is given.

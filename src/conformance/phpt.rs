@@ -460,7 +460,10 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     let dir = t.path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let stem = t.path.file_stem().unwrap_or_default().to_string_lossy().to_string();
     let ini = t.get("INI").map(|i| ini_settings(&subst(i, &dir))).unwrap_or_default();
-    let mut vars = base_env(&env.suite.tmp);
+    // The side's own environment ([run] env, or natively `native_env` and
+    // what the native libraries need), then run-tests.php's.
+    let mut vars = env.suite.base_spec().env;
+    vars.extend(base_env(&env.suite.tmp));
     if let Some(e) = t.get("ENV") {
         for line in subst(e, &dir).lines() {
             if let Some((k, v)) = line.trim().split_once('=') {

@@ -86,7 +86,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         Some(Exec::Native {
             binary,
             args: b.native_args.clone(),
-            env: b.native_env.clone().into_iter().collect(),
+            env: native_env(plan),
         })
     } else {
         None
@@ -147,4 +147,14 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         wall,
         native_wall,
     })
+}
+
+/// The native side's environment: `[bench] native_env`, then what its
+/// libraries need to find their run-time files.
+pub fn native_env(plan: &BuildPlan) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = plan.recipe.bench.iter().flat_map(|b| b.native_env.clone()).collect();
+    if let Some((n, _)) = &plan.native_side {
+        env.extend(n.run_env.iter().cloned());
+    }
+    env
 }
