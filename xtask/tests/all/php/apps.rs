@@ -213,4 +213,58 @@ fn composer_and_phpunit_from_debian_run_a_project() {
     let (code, text) = default(&["/usr/bin/phpunit", "--filter", "MathTest"]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("OK (1 test, 2 assertions)"), "{text}");
+    let wasm_psr4 = std::fs::read_to_string(d.path().join("vendor/composer/autoload_psr4.php")).unwrap();
+
+    // The same commands on the native PHP built from the same tarball with
+    // the same extensions and libraries (the native side of `test
+    // --native`). Debian's packages require one another by absolute
+    // /usr/share/php paths, so the native run sees them there through an
+    // overlay in a private mount namespace (root; nothing changes outside
+    // that process). Same output, once PHPUnit's time/memory line and the
+    // host's paths are set aside.
+    let out = xtask(&["test", "php", "--native", "ext/zlib/tests/001.phpt"], repo());
+    assert!(out.status.success(), "{}", crate::support::text(&out));
+    let native_php = repo().join("target/kiln/build/php-8.4.16/bench-native/src/sapi/cli/php");
+    let home = tempfile::tempdir().unwrap();
+    let native = |args: &str| {
+        let script = format!(
+            "mount -t overlay kiln-php-tools -o lowerdir={}:/usr/share /usr/share && exec {} -n {args}",
+            root.join("usr/share").display(),
+            native_php.display()
+        );
+        let o = std::process::Command::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .current_dir(d.path())
+            .env("COMPOSER_ALLOW_SUPERUSER", "1")
+            .env("HOME", home.path())
+            .output()
+            .expect("unshare (util-linux) runs the native side in its own mount namespace");
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        (o.status.code().unwrap_or(-1), text)
+    };
+    let same = |s: &str| -> String {
+        s.replace(&format!("{}/", d.path().display()), "/")
+            .replace(&root.join("usr").display().to_string(), "/usr")
+            .lines()
+            .filter(|l| !l.starts_with("Time: "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let composer = root.join("usr/bin/composer").display().to_string();
+    let phpunit = root.join("usr/bin/phpunit").display().to_string();
+    let (n_code, n_text) = native(&format!("{composer} validate"));
+    let (w_code, w_text) = default(&["/usr/bin/composer", "validate"]);
+    assert_eq!(
+        (w_code, same(&w_text)),
+        (n_code, same(&n_text)),
+        "composer validate: wasm vs native"
+    );
+    std::fs::remove_dir_all(d.path().join("vendor")).unwrap();
+    let (n_code, n_text) = native(&format!("{composer} dump-autoload --dev"));
+    assert_eq!(n_code, 0, "{n_text}");
+    let native_psr4 = std::fs::read_to_string(d.path().join("vendor/composer/autoload_psr4.php")).unwrap();
+    assert_eq!(wasm_psr4, native_psr4, "the autoloaders Composer wrote, wasm vs native");
+    let (n_code, n_text) = native(&format!("{phpunit} --filter MathTest"));
+    let (w_code, w_text) = default(&["/usr/bin/phpunit", "--filter", "MathTest"]);
+    assert_eq!((w_code, same(&w_text)), (n_code, same(&n_text)), "phpunit: wasm vs native");
 }
