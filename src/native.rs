@@ -217,11 +217,7 @@ pub fn plan_side(
                 // The native libraries, found as the wasm build finds the
                 // wasm ones: their pkg-config modules, their headers and
                 // archives.
-                let pc: Vec<String> = deps
-                    .iter()
-                    .filter(|x| !x.recipe.pkgconfig.is_empty())
-                    .map(|x| x.dirs.out.join("lib/pkgconfig").display().to_string())
-                    .collect();
+                let pc = crate::plan::pkgconfig_dirs(&deps);
                 let inc: Vec<String> = deps.iter().map(|x| format!("-I{}", x.dirs.out.join("include").display())).collect();
                 let lib: Vec<String> = deps.iter().map(|x| format!("-L{}", x.dirs.out.join("lib").display())).collect();
                 for (k, v) in [

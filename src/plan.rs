@@ -572,11 +572,7 @@ fn flags(
     env.insert("SOURCE_DATE_EPOCH".into(), crate::config::DEFAULT_EPOCH.to_string());
     // Dependencies that provide pkg-config modules: only theirs are found
     // (never the build machine's).
-    let pc_dirs: Vec<String> = deps
-        .iter()
-        .filter(|d| !d.recipe.pkgconfig.is_empty())
-        .map(|d| d.dirs.out.join("lib/pkgconfig").display().to_string())
-        .collect();
+    let pc_dirs = pkgconfig_dirs(deps);
     if !pc_dirs.is_empty() {
         env.insert("PKG_CONFIG_LIBDIR".into(), pc_dirs.join(":"));
         env.insert("PKG_CONFIG_PATH".into(), String::new());
@@ -593,6 +589,15 @@ fn flags(
         configure,
         env,
     })
+}
+
+/// The `lib/pkgconfig` directories of the dependencies that publish
+/// modules: all `PKG_CONFIG_LIBDIR` names (wasm builds and the native side).
+pub(crate) fn pkgconfig_dirs(deps: &[BuildPlan]) -> Vec<String> {
+    deps.iter()
+        .filter(|d| !d.recipe.pkgconfig.is_empty())
+        .map(|d| d.dirs.out.join("lib/pkgconfig").display().to_string())
+        .collect()
 }
 
 /// Shim sources, include dirs and force-included headers, resolved.
@@ -701,15 +706,16 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             .env_remove("MAKEFLAGS")
     };
     let configure = match recipe.build.system {
-        BuildSystem::Autoconf if native => Some(finish(
-            Cmd::new(in_src(recipe.build.script.as_deref().unwrap_or("configure")), &d.build).arg("--prefix=/usr/local"),
-        )),
-        BuildSystem::Autoconf => Some(finish(
-            Cmd::new(in_src(recipe.build.script.as_deref().unwrap_or("configure")), &d.build)
-                .arg(format!("--host={}", recipe.build.host.as_deref().unwrap_or(TARGET)))
-                .arg(format!("--build={}", build_triple()))
-                .arg("--prefix=/usr/local"),
-        )),
+        BuildSystem::Autoconf => {
+            let mut c = Cmd::new(in_src(recipe.build.script.as_deref().unwrap_or("configure")), &d.build);
+            // A native build is not a cross build: configure's defaults.
+            if !native {
+                c = c
+                    .arg(format!("--host={}", recipe.build.host.as_deref().unwrap_or(TARGET)))
+                    .arg(format!("--build={}", build_triple()));
+            }
+            Some(finish(c.arg("--prefix=/usr/local")))
+        }
         BuildSystem::Cmake => Some(finish(
             Cmd::new("cmake", &d.build)
                 .arg("-S")

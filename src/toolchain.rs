@@ -141,12 +141,7 @@ impl Toolchain {
 
     /// The C++ driver beside `clang` (`clang-22` → `clang++-22`).
     pub fn clangxx(&self) -> PathBuf {
-        let name = self.clang.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let xx = match name.strip_prefix("clang") {
-            Some(rest) => format!("clang++{rest}"),
-            None => name,
-        };
-        self.clang.with_file_name(xx)
+        PathBuf::from(crate::plan::cxx_beside(&self.clang.display().to_string()))
     }
 
     pub fn clang_version(&self) -> Result<String> {
