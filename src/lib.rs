@@ -21,6 +21,7 @@ pub mod project;
 pub mod recipe;
 pub mod release;
 pub mod runtime;
+pub mod serve;
 pub mod source;
 pub mod toolchain;
 pub mod tools;

@@ -97,6 +97,23 @@ impl Project {
         self.builder().native_side(plan)
     }
 
+    /// Another program of the native side's build tree: `template` names
+    /// it with `{native}` (`{native}/sapi/cgi/php-cgi`). Builds the native
+    /// side first, like [`Project::native_side`].
+    pub fn native_program(&self, plan: &BuildPlan, template: &str) -> Result<PathBuf> {
+        self.native_side(plan)?;
+        let (n, _) = plan.native_side.as_ref().expect("native_side succeeded");
+        let path = PathBuf::from(template.replace("{native}", &n.dir.display().to_string()));
+        if !path.is_file() {
+            anyhow::bail!(
+                "{} is not in {}'s native build (is its make target in [bench] native_make_targets?)",
+                path.display(),
+                plan.id
+            );
+        }
+        Ok(path)
+    }
+
     /// An engine with the settings for `u` (see [`EngineOptions::for_use`]).
     pub fn runtime(&self, u: Use, run: &crate::recipe::Run) -> Result<Runtime> {
         Runtime::new(&self.layout.module_cache(), &EngineOptions::for_use(u, run, &self.config))

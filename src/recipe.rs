@@ -134,6 +134,48 @@ pub struct Recipe {
     pub bench: Option<Bench>,
     #[serde(default)]
     pub conformance: Option<Conformance>,
+    /// `cargo xtask serve`: a CGI program that serves web requests.
+    #[serde(default)]
+    pub serve: Option<Serve>,
+}
+
+/// `cargo xtask serve`: how the recipe's CGI program serves a document
+/// root (RFC 3875 CGI, one fresh instance per request).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Serve {
+    /// The CGI module in the output tree (`bin/php-cgi.wasm`).
+    pub module: String,
+    /// argv[0] the guest sees.
+    pub argv0: String,
+    /// Files with this extension run as scripts (`php`).
+    pub script_ext: String,
+    /// Tried in order for a directory (`index.php`, `index.html`).
+    #[serde(default)]
+    pub index: Vec<String>,
+    /// A path that names no file runs this script with the path as
+    /// PATH_INFO; none: 404.
+    #[serde(default)]
+    pub front_controller: Option<String>,
+    /// The session cookie: requests that carry the same one run one at a
+    /// time (the guest's file locks are no-ops on WASI).
+    #[serde(default)]
+    pub session_cookie: Option<String>,
+    /// The variable that names a directory of extra ini files
+    /// (`PHP_INI_SCAN_DIR`): the server writes its settings there. Its
+    /// query-string handling can make a CGI program skip its command line,
+    /// so settings never travel as arguments.
+    pub ini_scan_env: String,
+    /// Settings written to that directory (a user's `--ini` overrides).
+    /// `{state}` is the server's state directory (`sessions/`, `tmp/`),
+    /// `{timeout}` the request timeout in whole seconds, `{max_body_mib}`
+    /// the body limit in MiB.
+    #[serde(default)]
+    pub ini: BTreeMap<String, String>,
+    /// The native CGI program of the same tarball (`{native}` as in
+    /// `[bench] native_binary`), for `bench --workload serve`.
+    #[serde(default)]
+    pub native_binary: Option<String>,
 }
 
 /// `cargo xtask test`: which upstream suite runner and which paths.

@@ -692,6 +692,9 @@ pub fn run_native(binary: &Path, pre_args: &[String], spec: &RunSpec) -> Result<
         v
     });
     let mut timed_out = false;
+    // Polled from 20 us up to 5 ms: a short-lived child (a CGI request)
+    // is seen to end within a few percent of its run time.
+    let mut pause = Duration::from_micros(20);
     let status = loop {
         if let Some(s) = child.try_wait()? {
             break s;
@@ -701,7 +704,8 @@ pub fn run_native(binary: &Path, pre_args: &[String], spec: &RunSpec) -> Result<
             timed_out = true;
             break child.wait()?;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();

@@ -16,6 +16,16 @@ pub fn run(g: &Global, _a: ListArgs) -> anyhow::Result<ExitCode> {
     for r in all {
         let kind = format!("{:?}", r.kind).to_lowercase();
         text.push_str(&format!("{:<14} {:<10} {:<12} {}\n", r.name, r.version, kind, r.description));
+        let mut modules = Vec::new();
+        if !r.run.module.is_empty() {
+            modules.push(format!("{} (run, test, bench)", r.run.module));
+        }
+        if let Some(s) = &r.serve {
+            modules.push(format!("{} (serve)", s.module));
+        }
+        if !modules.is_empty() {
+            text.push_str(&format!("{:<14} modules: {}\n", "", modules.join(", ")));
+        }
         for (name, f) in &r.flavor {
             let mark = if *name == r.default_flavor { " (default)" } else { "" };
             text.push_str(&format!("{:<14} flavour {name}{mark}: {}\n", "", f.description));

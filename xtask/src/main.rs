@@ -16,6 +16,7 @@ mod inspect;
 mod list;
 mod release;
 mod run;
+mod serve;
 mod setup;
 mod test;
 mod toolchain;
@@ -66,6 +67,9 @@ enum Command {
     Build(build::BuildArgs),
     /// Run a built interpreter under the embedded Wasmtime (builds it first if needed).
     Run(run::RunArgs),
+    /// Serve a document root over HTTP/1.1 with the recipe's CGI program
+    /// (php-cgi.wasm), one fresh instance per request.
+    Serve(serve::ServeArgs),
     /// Run the interpreter's own upstream test suite under the embedded
     /// runtime and compare with the baseline in tests/baseline/.
     Test(test::TestArgs),
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Fetch(a) => fetch::run(&cli.global, a),
         Command::Build(a) => build::run(&cli.global, a),
         Command::Run(a) => run::run(&cli.global, a),
+        Command::Serve(a) => serve::run(&cli.global, a),
         Command::Clean(a) => clean::run(&cli.global, a),
         Command::Test(a) => test::run(&cli.global, a),
         Command::Release(a) => release::run(&cli.global, a),

@@ -254,6 +254,7 @@ fn script_by_relative_path() {
 mod apps;
 mod extensions;
 mod intl;
+mod serve;
 
 /// The suite runner on this interpreter (`cargo xtask test`).
 mod conformance {

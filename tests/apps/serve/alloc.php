@@ -1,0 +1,5 @@
+<?php
+$a = [];
+while (true) {
+    $a[] = str_repeat('x', 1 << 20);
+}

@@ -1,0 +1,2 @@
+<?php
+header('Location: /form.php?from=redirect');
