@@ -147,6 +147,33 @@ pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
     let bin = stage.path().join(&module_rel);
     fs::create_dir_all(bin.parent().expect("module in a dir"))?;
     fs::write(&bin, &release_bytes)?;
+    // The `[serve]` CGI module, beside the main one: in the tarball, in the
+    // image's module layer, and as its own file `<id>-<suffix>.wasm`.
+    let mut module_layer = vec![Entry {
+        src: bin.clone(),
+        dest: module_rel.clone(),
+    }];
+    let serve_rel = plan.recipe.serve.as_ref().map(|s| s.module.clone());
+    if let Some(rel) = &serve_rel {
+        let built = plan.dirs.out.join(rel);
+        let (rel_bytes, dbg_bytes) = postprocess::process(&built, &info)?;
+        sizes.insert("serve built".into(), fs::metadata(&built)?.len());
+        sizes.insert("serve release".into(), rel_bytes.len() as u64);
+        let suffix = serve_suffix(&plan.recipe.name, rel);
+        let p = out.join(format!("{id}-{suffix}.wasm"));
+        write(&p, &rel_bytes)?;
+        files.push(p);
+        let p = out.join(format!("{id}-{suffix}.debug.wasm"));
+        write(&p, &dbg_bytes)?;
+        files.push(p);
+        let staged = stage.path().join(rel);
+        fs::create_dir_all(staged.parent().expect("module in a dir"))?;
+        fs::write(&staged, &rel_bytes)?;
+        module_layer.push(Entry {
+            src: staged,
+            dest: rel.clone(),
+        });
+    }
     let lib_src = plan.dirs.out.join("lib");
     let lib = stage.path().join("lib");
     if lib_src.is_dir() {
@@ -187,10 +214,7 @@ pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
     let entry_point = format!("/{module_rel}");
-    let mut layer_specs = vec![vec![Entry {
-        src: bin.clone(),
-        dest: module_rel.clone(),
-    }]];
+    let mut layer_specs = vec![module_layer];
     if lib.is_dir() {
         let mut v = Vec::new();
         for (host, guest) in &plan.recipe.run.dirs {
@@ -218,11 +242,16 @@ pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
     }
     let env: Vec<String> = plan.recipe.run.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let created = chrono_like(epoch);
+    let mut labels = json!({"org.opencontainers.image.version": plan.recipe.version, "dev.kiln.recipe": plan.recipe.name, "dev.kiln.flavor": plan.flavor});
+    if let Some(rel) = &serve_rel {
+        // The CGI program's entrypoint, for `--entrypoint`.
+        labels["dev.kiln.serve.entrypoint"] = json!(format!("/{rel}"));
+    }
     let config = json!({
         "architecture": "wasm",
         "os": "wasi",
         "created": created,
-        "config": {"Entrypoint": [entry_point], "Env": env, "Labels": {"org.opencontainers.image.version": plan.recipe.version, "dev.kiln.recipe": plan.recipe.name, "dev.kiln.flavor": plan.flavor}},
+        "config": {"Entrypoint": [entry_point], "Env": env, "Labels": labels},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": [{"created": created, "created_by": format!("kiln {}", env!("CARGO_PKG_VERSION"))}],
     });
@@ -273,6 +302,19 @@ pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
     })
 }
 
+/// `php` + `bin/php-cgi.wasm` -> `cgi`: the serve module's file stem
+/// without the recipe's name.
+fn serve_suffix(name: &str, rel: &str) -> String {
+    let stem = Path::new(rel)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match stem.strip_prefix(&format!("{name}-")) {
+        Some(rest) if !rest.is_empty() => rest.to_string(),
+        _ => stem,
+    }
+}
+
 /// Write `SHA256SUMS` for every regular file directly in `out`.
 pub fn write_sums(out: &Path) -> Result<PathBuf> {
     let mut names: Vec<String> = fs::read_dir(out)?
@@ -307,4 +349,22 @@ fn chrono_like(secs: u64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_module_file_names() {
+        assert_eq!(serve_suffix("php", "bin/php-cgi.wasm"), "cgi");
+        assert_eq!(serve_suffix("php", "bin/cgi.wasm"), "cgi");
+        assert_eq!(serve_suffix("php", "bin/php-.wasm"), "php-");
+    }
+
+    #[test]
+    fn dates_are_rfc3339() {
+        assert_eq!(chrono_like(0), "1970-01-01T00:00:00Z");
+        assert_eq!(chrono_like(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
 }

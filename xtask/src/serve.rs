@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// log_errors=1, max_execution_time=<timeout>, ...).
     #[arg(long = "ini", value_name = "K=V")]
     pub inis: Vec<String>,
+    /// Serve with this CGI module instead of the built one (e.g. a release
+    /// artifact: dist/php-8.4.16-cgi.wasm).
+    #[arg(long, value_name = "FILE.wasm", conflicts_with = "native")]
+    pub module: Option<PathBuf>,
     /// Serve with the native php-cgi built from the same tarball instead
     /// (for comparison; builds it when missing).
     #[arg(long)]
@@ -80,8 +84,8 @@ pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let plan = p.plan(&a.interp, a.flavor.as_deref(), None, false)?;
     let out = kiln::layout::output_dir(&p.layout, &recipe, a.flavor.as_deref())?;
-    let module = out.join(&serve.module);
-    if !module.is_file() {
+    let module = a.module.clone().unwrap_or_else(|| out.join(&serve.module));
+    if a.module.is_none() && !module.is_file() {
         eprintln!("{} is not built yet; building it first", module.display());
         p.build(&plan)?;
     }
@@ -127,7 +131,11 @@ pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    let what = format!("{} ({})", serve.module, backend_name(&a));
+    let what = match (&a.module, a.native) {
+        (Some(m), _) => format!("{} (embedded wasmtime)", m.display()),
+        (None, true) => "native php-cgi".to_string(),
+        (None, false) => format!("{} (embedded wasmtime)", serve.module),
+    };
     let base = RunSpec::for_recipe(&recipe.run, &out);
     let server = Server::bind(&serve, base, backend, &opts, log)?;
     let addr = server.local_addr()?;
@@ -143,12 +151,4 @@ pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
     eprintln!("kiln: stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-fn backend_name(a: &ServeArgs) -> &'static str {
-    if a.native {
-        "native php-cgi"
-    } else {
-        "embedded wasmtime"
-    }
 }

@@ -47,6 +47,40 @@ fn php_release_checks_out_with_sha256sum_skopeo_and_a_registry() {
         (Some("wasi"), Some("wasm"))
     );
     assert_eq!(config["config"]["Entrypoint"][0], "/bin/php.wasm");
+    assert_eq!(config["config"]["Labels"]["dev.kiln.serve.entrypoint"], "/bin/php-cgi.wasm");
+
+    // php-cgi travels beside php: its own artifact, in the tarball, in the
+    // image's module layer; the tarball's copy runs.
+    assert!(dist.path().join("php-8.4.16-cgi.wasm").is_file());
+    let listing = host_tool("tar", &["-tzf", "php-8.4.16-wasi.tar.gz"], dist.path());
+    assert!(listing.lines().any(|l| l == "php-8.4.16/bin/php-cgi.wasm"), "{listing}");
+    let manifest_oci: serde_json::Value = serde_json::from_str(&host_tool("skopeo", &["inspect", "--raw", &layout], dist.path())).unwrap();
+    let layer = manifest_oci["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let blob = dist.path().join("php-8.4.16.oci/blobs/sha256").join(layer);
+    let layer_listing = host_tool("tar", &["-tzf", blob.to_str().unwrap()], dist.path());
+    assert!(layer_listing.lines().any(|l| l == "bin/php-cgi.wasm"), "{layer_listing}");
+    let unpacked = tempfile::tempdir().unwrap();
+    host_tool(
+        "tar",
+        &[
+            "-xzf",
+            dist.path().join("php-8.4.16-wasi.tar.gz").to_str().unwrap(),
+            "-C",
+            unpacked.path().to_str().unwrap(),
+        ],
+        dist.path(),
+    );
+    let cgi = unpacked.path().join("php-8.4.16/bin/php-cgi.wasm");
+    let v = xtask(&["run", "php", "--module", cgi.to_str().unwrap(), "--", "-v"], &[]);
+    assert!(
+        String::from_utf8_lossy(&v.stdout).contains("(cgi-fcgi)"),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
 
     let info =
         String::from_utf8_lossy(&xtask(&["inspect", dist.path().join("php-8.4.16.wasm").to_str().unwrap()], &[]).stdout).into_owned();
