@@ -221,14 +221,32 @@ pub struct BenchOptions {
     pub exe: Option<PathBuf>,
 }
 
+/// The web-serving workload's name: it runs only when asked for by name
+/// (`--workload serve`), on recipes with a `[serve]` section.
+pub const SERVE_WORKLOAD: &str = "serve";
+
+/// What one `bench` measured.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Results {
+    pub rows: Vec<Row>,
+    pub serve: Vec<crate::serve::bench::Report>,
+}
+
 /// Plan every interpreter first (no builds): a filter that matches nothing
 /// fails at once, and an interpreter it leaves no workload for is skipped
 /// rather than built. Then build, get the native side, and measure.
-pub fn run(project: &Project, opts: &BenchOptions) -> Result<Vec<Row>> {
+pub fn run(project: &Project, opts: &BenchOptions) -> Result<Results> {
     let mut chosen = Vec::new();
     let mut known = Vec::new();
+    let mut serve_plans = Vec::new();
     for interp in &opts.interps {
         let plan = project.plan(interp, None, None, false)?;
+        if plan.recipe.serve.is_some() {
+            known.push(format!("{interp}: {SERVE_WORKLOAD} (only by name)"));
+            if opts.workloads.iter().any(|w| w == SERVE_WORKLOAD) {
+                serve_plans.push(plan.clone());
+            }
+        }
         let Some(b) = plan.recipe.bench.clone() else {
             bail!("recipe {} has no [bench] section", plan.recipe.name)
         };
@@ -243,7 +261,7 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Vec<Row>> {
             chosen.push((interp.clone(), plan, b, workloads));
         }
     }
-    if chosen.is_empty() {
+    if chosen.is_empty() && serve_plans.is_empty() {
         bail!(
             "no workload matches {:?}; the workloads are:\n  {}",
             opts.workloads,
@@ -314,5 +332,12 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Vec<Row>> {
         }
         bar.finish_and_clear();
     }
-    Ok(rows)
+    let mut serve = Vec::new();
+    for plan in &serve_plans {
+        let stage = project.progress.stage(format!("bench {}: serve", plan.recipe.name));
+        let requests = (opts.runs * 400).max(400);
+        serve.push(crate::serve::bench::run(project, plan, requests, 16)?);
+        stage.done("done");
+    }
+    Ok(Results { rows, serve })
 }

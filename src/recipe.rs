@@ -161,6 +161,12 @@ pub struct Serve {
     /// time (the guest's file locks are no-ops on WASI).
     #[serde(default)]
     pub session_cookie: Option<String>,
+    /// Where a session's file lives, `{state}` and `{id}` substituted
+    /// (`{state}/sessions/sess_{id}`): a cookie of any name whose value
+    /// names an existing session file is a session cookie too (an
+    /// application may rename its session, as Adminer does).
+    #[serde(default)]
+    pub session_file: Option<String>,
     /// The variable that names a directory of extra ini files
     /// (`PHP_INI_SCAN_DIR`): the server writes its settings there. Its
     /// query-string handling can make a CGI program skip its command line,

@@ -222,6 +222,9 @@ pub struct Outcome {
     /// The memory cap refused a grow during the run.
     pub hit_memory_limit: bool,
     pub elapsed: Duration,
+    /// Of `elapsed`: setting up the store and instantiating the module
+    /// (wasm only; zero natively).
+    pub instantiate: Duration,
 }
 
 impl Runtime {
@@ -478,6 +481,7 @@ impl Runtime {
         }
         let mut outcome = Outcome::default();
         let result = self.linker.instantiate(&mut store, module).and_then(|inst| {
+            outcome.instantiate = start.elapsed();
             if self.interruptible {
                 let cell = GuestDeadline::find(&inst, &mut store)?;
                 // Called on every epoch tick: the run's own timeout, then
@@ -722,6 +726,7 @@ pub fn run_native(binary: &Path, pre_args: &[String], spec: &RunSpec) -> Result<
         timed_out,
         hit_memory_limit: false,
         elapsed: start.elapsed(),
+        instantiate: Duration::ZERO,
     })
 }
 

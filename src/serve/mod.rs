@@ -19,7 +19,9 @@
 //! * On shutdown the listener closes, in-flight requests finish, then
 //!   [`Server::run`] returns.
 
+pub mod bench;
 pub mod cgi;
+pub mod load;
 pub mod route;
 
 use std::collections::HashMap;
@@ -134,6 +136,8 @@ struct State {
     max_body: u64,
     hard_timeout: Duration,
     session_cookie: Option<String>,
+    /// `[serve] session_file` with `{state}` substituted.
+    session_file: Option<String>,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     server_software: String,
     log: Log,
@@ -232,6 +236,7 @@ impl Server {
                 max_body: opts.max_body,
                 hard_timeout,
                 session_cookie: serve.session_cookie.clone(),
+                session_file: serve.session_file.as_ref().map(|t| t.replace("{state}", &sd.display().to_string())),
                 sessions: Mutex::new(HashMap::new()),
                 server_software: opts.server_software.clone(),
                 log,
@@ -409,7 +414,7 @@ async fn respond(st: &Arc<State>, req: Request<Incoming>, remote: SocketAddr, lo
         content_length: body.len(),
         server_software: &st.server_software,
     });
-    let _session = match session_id(&parts.headers, st.session_cookie.as_deref()) {
+    let _session = match st.session_key(&parts.headers) {
         Some(id) => Some(st.session_lock(id).lock_owned().await),
         None => None,
     };
@@ -503,6 +508,10 @@ impl State {
         )
     }
 
+    fn session_key<'a>(&self, headers: &'a http::HeaderMap) -> Option<&'a str> {
+        session_key(headers, self.session_cookie.as_deref(), self.session_file.as_deref())
+    }
+
     /// The lock of one session; unused entries are dropped as the table
     /// grows.
     fn session_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -514,18 +523,37 @@ impl State {
     }
 }
 
-/// The value of cookie `name` in the request's Cookie headers.
-fn session_id<'a>(headers: &'a http::HeaderMap, name: Option<&str>) -> Option<&'a str> {
-    let name = name?;
+/// The request's cookies, (name, value).
+fn cookies(headers: &http::HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
+}
+
+/// A session id can name a file: PHP's are [A-Za-z0-9,-].
+fn plausible_session_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 256 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b',' || b == b'-')
+}
+
+/// The session a request belongs to: the value of the session cookie, or
+/// of any cookie whose value names an existing session file.
+fn session_key<'a>(headers: &'a http::HeaderMap, name: Option<&str>, file: Option<&str>) -> Option<&'a str> {
+    let mut found = None;
+    for (k, v) in cookies(headers) {
+        if !plausible_session_id(v) {
+            continue;
+        }
+        if Some(k) == name {
+            return Some(v);
+        }
+        if found.is_none() && file.is_some_and(|t| Path::new(&t.replace("{id}", v)).is_file()) {
+            found = Some(v);
+        }
+    }
+    found
 }
 
 async fn static_file(path: &Path, method: &http::Method) -> Resp {
@@ -556,11 +584,25 @@ mod tests {
     fn session_cookie_is_found_among_others() {
         let mut h = http::HeaderMap::new();
         h.append(http::header::COOKIE, "a=1; PHPSESSID=abc".parse().unwrap());
-        assert_eq!(session_id(&h, Some("PHPSESSID")), Some("abc"));
-        assert_eq!(session_id(&h, Some("other")), None);
-        assert_eq!(session_id(&h, None), None);
+        assert_eq!(session_key(&h, Some("PHPSESSID"), None), Some("abc"));
+        assert_eq!(session_key(&h, Some("other"), None), None);
+        assert_eq!(session_key(&h, None, None), None);
         h.insert(http::header::COOKIE, "PHPSESSID=".parse().unwrap());
-        assert_eq!(session_id(&h, Some("PHPSESSID")), None);
+        assert_eq!(session_key(&h, Some("PHPSESSID"), None), None);
+        h.insert(http::header::COOKIE, "PHPSESSID=../../x".parse().unwrap());
+        assert_eq!(session_key(&h, Some("PHPSESSID"), None), None, "not a session id");
+    }
+
+    #[test]
+    fn a_renamed_session_is_found_by_its_file() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("sess_f00d"), "").unwrap();
+        let t = format!("{}/sess_{{id}}", d.path().display());
+        let mut h = http::HeaderMap::new();
+        h.append(http::header::COOKIE, "lang=en; adminer_sid=f00d; other=beef".parse().unwrap());
+        assert_eq!(session_key(&h, Some("PHPSESSID"), Some(&t)), Some("f00d"));
+        h.insert(http::header::COOKIE, "adminer_sid=beef".parse().unwrap());
+        assert_eq!(session_key(&h, Some("PHPSESSID"), Some(&t)), None);
     }
 
     #[test]

@@ -18,7 +18,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Only the workloads whose name contains this text (repeatable),
-    /// e.g. `--workload Zend/bench.php --workload start-up`.
+    /// e.g. `--workload Zend/bench.php --workload start-up`. `serve` (by
+    /// that exact name only) measures `cargo xtask serve`: req/s and
+    /// p50/p99 with php-cgi.wasm against native php-cgi behind the same
+    /// server and native `php -S`, and the fixed cost of one request;
+    /// `--runs N` sends 400*N requests per column.
     #[arg(long, value_name = "TEXT")]
     pub workload: Vec<String>,
 }
@@ -30,7 +34,7 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         a.interps
     };
-    let rows = bench::run(
+    let results = bench::run(
         &p,
         &BenchOptions {
             interps,
@@ -39,9 +43,14 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
             exe: Some(std::env::current_exe()?),
         },
     )?;
-    print!("{}", bench::table(&rows));
+    if !results.rows.is_empty() {
+        print!("{}", bench::table(&results.rows));
+    }
+    for r in &results.serve {
+        print!("{}", kiln::serve::bench::table(r));
+    }
     if let Some(j) = &a.json {
-        let doc = serde_json::json!({ "rows": rows, "geomean": bench::summaries(&rows) });
+        let doc = serde_json::json!({ "rows": results.rows, "geomean": bench::summaries(&results.rows), "serve": results.serve });
         std::fs::write(j, serde_json::to_vec_pretty(&doc)?).with_context(|| format!("writing {}", j.display()))?;
         println!("json: {}", j.display());
     }

@@ -10,6 +10,13 @@ use crate::Global;
 /// as its own `cargo test` so the table shows what each costs.
 const SLOW_TIERS: &[&str] = &["php", "python", "ruby", "release"];
 
+/// How the default run lays the tiers out: two lanes side by side (a
+/// build's configure steps, links and test runs leave a core idle that the
+/// other lane's compiles fill), then what needs both (release packs all
+/// three interpreters).
+const LANES: &[&[&str]] = &[&["php"], &["python", "ruby"]];
+const AFTER_LANES: &[&str] = &["release"];
+
 #[derive(Args)]
 pub struct CiArgs {
     /// Skip `cargo fmt --check` and clippy.
@@ -18,9 +25,14 @@ pub struct CiArgs {
     /// Run only the fast tier (no interpreter builds).
     #[arg(long)]
     pub fast: bool,
-    /// Only these slow tiers (default: all of php, python, ruby, release).
+    /// Only these slow tiers, one after another (default: all of php,
+    /// python, ruby, release).
     #[arg(long = "tier", value_name = "NAME")]
     pub tiers: Vec<String>,
+    /// Run the default tiers one after another instead of in two lanes
+    /// (php | python, ruby), e.g. to time each tier alone.
+    #[arg(long)]
+    pub serial: bool,
 }
 
 struct Row {
@@ -71,20 +83,36 @@ pub fn run(g: &Global, a: CiArgs) -> anyhow::Result<ExitCode> {
             Ok(cmd!(sh, "cargo test --workspace --quiet").run()?)
         });
     }
-    if !a.fast {
-        let tiers: Vec<&str> = if a.tiers.is_empty() {
-            SLOW_TIERS.to_vec()
+    if !a.fast && ok {
+        let lanes: Vec<Vec<String>> = if !a.tiers.is_empty() {
+            vec![a.tiers.clone()]
+        } else if a.serial {
+            vec![SLOW_TIERS.iter().map(|t| t.to_string()).collect()]
         } else {
-            a.tiers.iter().map(String::as_str).collect()
+            LANES.iter().map(|l| l.iter().map(|t| t.to_string()).collect()).collect()
         };
-        for tier in tiers {
-            if !ok {
-                break;
+        let logs = p.layout.logs();
+        std::fs::create_dir_all(&logs)?;
+        let results = std::thread::scope(|s| {
+            let handles: Vec<_> = lanes.iter().map(|lane| s.spawn(|| run_lane(lane, &p.layout.repo, &logs))).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("a ci lane panicked"))
+                .collect::<Vec<_>>()
+        });
+        for r in results {
+            ok &= r.ok;
+            rows.push(r);
+        }
+        if ok && a.tiers.is_empty() && !a.serial {
+            for r in run_lane(
+                &AFTER_LANES.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+                &p.layout.repo,
+                &logs,
+            ) {
+                ok &= r.ok;
+                rows.push(r);
             }
-            let filter = format!("{tier}::");
-            ok = step(&format!("tier {tier} (slow)"), &mut || {
-                Ok(cmd!(sh, "cargo test --quiet -p xtask --test all -- --ignored {filter}").run()?)
-            });
         }
     }
     println!("\nci timing:");
@@ -92,6 +120,65 @@ pub fn run(g: &Global, a: CiArgs) -> anyhow::Result<ExitCode> {
     for r in &rows {
         println!("  {:<36} {:>9.1}  {}", r.step, r.secs, if r.ok { "ok" } else { "FAILED" });
     }
-    println!("  {:<36} {:>9.1}", "total (this command)", total.elapsed().as_secs_f64());
+    println!("  {:<36} {:>9.1}", "total (this command, wall)", total.elapsed().as_secs_f64());
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Run `tiers` one after another, each as its own `cargo test`, its output
+/// going to `logs/ci-<tier>.log` and, line by line with the tier's name in
+/// front, to stdout; stops at the first failure.
+fn run_lane(tiers: &[String], repo: &std::path::Path, logs: &std::path::Path) -> Vec<Row> {
+    use std::io::{BufRead, Write};
+    let mut rows = Vec::new();
+    for tier in tiers {
+        println!("==> ci: tier {tier} (slow), log: {}", logs.join(format!("ci-{tier}.log")).display());
+        let t = Instant::now();
+        let ok = (|| -> anyhow::Result<bool> {
+            let mut log = std::fs::File::create(logs.join(format!("ci-{tier}.log")))?;
+            let mut child = std::process::Command::new("cargo")
+                .args(["test", "--quiet", "-p", "xtask", "--test", "all", "--", "--ignored"])
+                .arg(format!("{tier}::"))
+                .current_dir(repo)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()?;
+            let err = child.stderr.take().expect("piped");
+            let (tx, rx) = std::sync::mpsc::channel::<String>();
+            let tx2 = tx.clone();
+            let out = child.stdout.take().expect("piped");
+            std::thread::spawn(move || {
+                std::io::BufReader::new(out)
+                    .lines()
+                    .map_while(Result::ok)
+                    .for_each(|l| drop(tx.send(l)))
+            });
+            std::thread::spawn(move || {
+                std::io::BufReader::new(err)
+                    .lines()
+                    .map_while(Result::ok)
+                    .for_each(|l| drop(tx2.send(l)))
+            });
+            for line in rx {
+                writeln!(log, "{line}")?;
+                println!("[{tier}] {line}");
+            }
+            Ok(child.wait()?.success())
+        })()
+        .unwrap_or_else(|e| {
+            eprintln!("ci: tier {tier}: {e:#}");
+            false
+        });
+        if !ok {
+            eprintln!("ci: tier {tier} failed (log: {})", logs.join(format!("ci-{tier}.log")).display());
+        }
+        rows.push(Row {
+            step: format!("tier {tier} (slow)"),
+            secs: t.elapsed().as_secs_f64(),
+            ok,
+        });
+        if !ok {
+            break;
+        }
+    }
+    rows
 }

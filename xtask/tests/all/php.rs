@@ -255,6 +255,7 @@ mod apps;
 mod extensions;
 mod intl;
 mod serve;
+mod webapp;
 
 /// The suite runner on this interpreter (`cargo xtask test`).
 mod conformance {

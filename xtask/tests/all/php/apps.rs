@@ -11,29 +11,33 @@ use super::intl::full_in;
 use crate::support::{dir_with, host_tool, repo, xtask};
 
 #[derive(serde::Deserialize)]
-struct Tools {
+struct Debs {
     deb: Vec<kiln::recipe::Artifact>,
 }
 
-/// The packages, fetched through kiln's fetcher (cache, mirrors, Debian's
-/// pool; each verified against its sha256) and unpacked into one root.
+/// The packages listed in `tests/apps/<list>`, fetched through kiln's
+/// fetcher (cache, mirrors, Debian's pool; each verified against its
+/// sha256) and unpacked into one root under the build directory.
+pub(super) fn debs_root(list: &str) -> PathBuf {
+    let path = repo().join("tests/apps").join(list);
+    let debs: Debs = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let config = kiln::config::Config::from_env().unwrap();
+    let layout = kiln::layout::Layout::new(repo(), &config).unwrap();
+    let fetcher = kiln::fetch::Fetcher::new(&layout, kiln::progress::Progress::hidden(), &config).unwrap();
+    let root = layout.build_root().join(list.trim_end_matches(".toml"));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    for deb in &debs.deb {
+        let file = fetcher.fetch(deb).unwrap_or_else(|e| panic!("fetching {}: {e:#}", deb.file));
+        host_tool("dpkg-deb", &["-x", file.to_str().unwrap(), root.to_str().unwrap()], &root);
+    }
+    root
+}
+
+/// Composer, PHPUnit and their libraries.
 fn tools_root() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let list = repo().join("tests/apps/php-tools.toml");
-        let tools: Tools = toml::from_str(&std::fs::read_to_string(&list).unwrap()).unwrap();
-        let config = kiln::config::Config::from_env().unwrap();
-        let layout = kiln::layout::Layout::new(repo(), &config).unwrap();
-        let fetcher = kiln::fetch::Fetcher::new(&layout, kiln::progress::Progress::hidden(), &config).unwrap();
-        let root = layout.build_root().join("php-tools");
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).unwrap();
-        for deb in &tools.deb {
-            let file = fetcher.fetch(deb).unwrap_or_else(|e| panic!("fetching {}: {e:#}", deb.file));
-            host_tool("dpkg-deb", &["-x", file.to_str().unwrap(), root.to_str().unwrap()], &root);
-        }
-        root
-    })
+    ROOT.get_or_init(|| debs_root("php-tools.toml"))
 }
 
 const SLUG: &str = r#"<?php

@@ -230,13 +230,13 @@ fn serves_a_php_app_the_way_a_user_checks_it() {
     assert_eq!(r.status(), 200, "served while the loop runs");
     let status = looping.join().unwrap();
     assert!(status == 500 || status == 504, "loop: {status}");
-    assert!(t.elapsed() < Duration::from_secs(6), "the loop ran {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(10), "the loop ran {:?}", t.elapsed());
 
     // A script blocked in a host call (sleep) gets 504 from the backstop.
     let t = Instant::now();
     let r = c.get(s.url("/sleep.php?s=20")).send().unwrap();
     assert_eq!(r.status(), 504);
-    assert!(t.elapsed() < Duration::from_secs(10), "504 after {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(15), "504 after {:?}", t.elapsed());
 
     // An allocation loop gets 500, and the server is still up.
     let r = c.get(s.url("/alloc.php")).send().unwrap();
