@@ -182,6 +182,28 @@ pub struct Serve {
     /// `[bench] native_binary`), for `bench --workload serve`.
     #[serde(default)]
     pub native_binary: Option<String>,
+    /// A pre-initialised snapshot of the CGI module, taken when the server
+    /// starts (absent: every request starts the program from scratch).
+    #[serde(default)]
+    pub snapshot: Option<ServeSnapshot>,
+}
+
+/// `[serve.snapshot]`: the module's exports for wasmtime's Wizer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSnapshot {
+    /// Runs the start-up to capture, then returns.
+    pub init: String,
+    /// Becomes the snapshot's `_start`: the rest of a run.
+    pub resume: String,
+    /// Environment for the initialisation only, on top of the server's.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Guest functions that may draw entropy during the initialisation
+    /// because `resume` replaces what they drew; any other caller refuses
+    /// the snapshot.
+    #[serde(default)]
+    pub entropy_callers: Vec<String>,
 }
 
 /// `cargo xtask test`: which upstream suite runner and which paths.

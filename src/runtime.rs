@@ -410,8 +410,10 @@ impl Runtime {
         Ok(Some(root))
     }
 
-    fn run_here(&self, module: &Module, spec: &RunSpec) -> Result<Outcome> {
-        let start = Instant::now();
+    /// A fresh store for one guest: WASI context from `spec` (arguments,
+    /// environment, directories, stdio; captured output goes to the two
+    /// pipes returned) and its memory cap.
+    fn new_store(&self, spec: &RunSpec) -> Result<(Store<Host>, MemoryOutputPipe, MemoryOutputPipe)> {
         let mut b = WasiCtxBuilder::new();
         // Each guest runs synchronously on its own thread: let blocking WASI
         // calls (file opens, reads) block it instead of hopping to a tokio
@@ -472,6 +474,12 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, host);
         store.limiter(|h| &mut h.limits);
+        Ok((store, out_pipe, err_pipe))
+    }
+
+    fn run_here(&self, module: &Module, spec: &RunSpec) -> Result<Outcome> {
+        let start = Instant::now();
+        let (mut store, out_pipe, err_pipe) = self.new_store(spec)?;
         let deadline_ticks = spec.timeout.map(|t| (t.as_millis() / TICK.as_millis()).max(1) as u64);
         if self.interruptible {
             // Until the callback below takes over (instantiation and the
@@ -526,6 +534,180 @@ impl Runtime {
         outcome.stderr = err_pipe.contents().to_vec();
         outcome.elapsed = start.elapsed();
         Ok(outcome)
+    }
+}
+
+/// How to pre-initialise a module (wasmtime's Wizer): run `init` once,
+/// snapshot memory and globals into a new module whose `_start` is
+/// `resume`.
+#[derive(Debug, Clone)]
+pub struct Preinit {
+    pub init: String,
+    pub resume: String,
+    /// What the initialisation reads from the host directories (the ini
+    /// files it loads): with the module, the export names and the spec's
+    /// arguments, environment and guest paths, the snapshot's cache key.
+    pub key_extra: Vec<u8>,
+    /// Guest functions allowed to ask for entropy during the
+    /// initialisation, because the module replaces what they drew when it
+    /// resumes. Any other caller refuses the snapshot.
+    pub entropy_callers: Vec<String>,
+}
+
+/// Why a snapshot was not made (the caller runs the module as it is).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// An instance and its store, as Wizer reads them.
+struct Snapshotting<'a> {
+    store: &'a mut Store<Host>,
+    instance: wasmtime::Instance,
+}
+
+impl wasmtime_wizer::InstanceState for Snapshotting<'_> {
+    async fn global_get(&mut self, name: &str, _: wasmparser::ValType) -> wasmtime_wizer::SnapshotVal {
+        use wasmtime_wizer::SnapshotVal as S;
+        let g = self.instance.get_global(&mut *self.store, name).expect("an exported global");
+        match g.get(&mut *self.store) {
+            wasmtime::Val::I32(x) => S::I32(x),
+            wasmtime::Val::I64(x) => S::I64(x),
+            wasmtime::Val::F32(x) => S::F32(x),
+            wasmtime::Val::F64(x) => S::F64(x),
+            wasmtime::Val::V128(x) => S::V128(x.as_u128()),
+            other => panic!("global {name}: a {other:?} cannot be snapshotted"),
+        }
+    }
+
+    async fn memory_contents(&mut self, name: &str, contents: impl FnOnce(&[u8]) + Send) {
+        let m = self.instance.get_memory(&mut *self.store, name).expect("an exported memory");
+        contents(m.data(&*self.store))
+    }
+}
+
+impl Runtime {
+    /// `wasm` pre-initialised for `spec` (see [`Preinit`]), from the cache
+    /// when the same module, spec and extra key were snapshotted before.
+    /// The initialisation runs with `spec`'s arguments, environment and
+    /// directories. The snapshot is refused (`Ok(Err(_))`), not made, when
+    /// the initialisation fails or asks for entropy (`random_get`) from
+    /// anywhere but `entropy_callers`: a random state captured in a
+    /// snapshot would be shared by every instance of it.
+    pub fn preinitialize(&self, wasm: &Path, spec: &RunSpec, p: &Preinit) -> Result<std::result::Result<Module, Refused>> {
+        let sha = self.module_sha(wasm)?;
+        let mut key = Sha256::new();
+        key.update(b"kiln-preinit-1\0");
+        for part in [sha.as_str(), p.init.as_str(), p.resume.as_str()] {
+            key.update(part.as_bytes());
+            key.update(b"\0");
+        }
+        for a in &spec.argv {
+            key.update(format!("arg={a}\0").as_bytes());
+        }
+        for (k, v) in &spec.env {
+            key.update(format!("env={k}={v}\0").as_bytes());
+        }
+        // Guest paths only: what the initialisation reads from the host
+        // directories is the caller's to name in `key_extra`.
+        for (_, g) in &spec.dirs {
+            key.update(format!("dir={g}\0").as_bytes());
+        }
+        key.update(&p.key_extra);
+        let dir = self.cache_dir.join("snapshots");
+        let out = dir.join(format!("{}.wasm", hex::encode(&key.finalize()[..16])));
+        if out.is_file() {
+            return Ok(Ok(self.load(&out)?));
+        }
+        fs::create_dir_all(&dir)?;
+        let mut wizer = wasmtime_wizer::Wizer::new();
+        wizer.init_func(p.init.clone());
+        wizer.func_rename("_start", &p.resume);
+        let bytes = fs::read(wasm).with_context(|| format!("reading {}", wasm.display()))?;
+        let (cx, instrumented) = wizer
+            .instrument(&bytes)
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(|| format!("instrumenting {} for a snapshot", wasm.display()))?;
+        // Compiled through the module cache: later snapshots of the same
+        // module (other settings) reuse it.
+        let inst_path = dir.join(format!("instrumented-{sha}-{}.wasm", p.init));
+        if !inst_path.is_file() {
+            write_atomic(&inst_path, &instrumented)?;
+        }
+        let module = self.load(&inst_path)?;
+        // random_get during the initialisation: served from the host's
+        // entropy either way; a caller outside `entropy_callers` is
+        // recorded, and refuses the snapshot once the init has run (all
+        // such callers are named).
+        let refused_by: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let mut linker = self.linker.clone();
+        let seen = refused_by.clone();
+        let allowed = p.entropy_callers.clone();
+        linker
+            .func_wrap(
+                "wasi_snapshot_preview1",
+                "random_get",
+                move |mut caller: wasmtime::Caller<'_, Host>, buf: i32, len: i32| -> wasmtime::Result<i32> {
+                    let bt = wasmtime::WasmBacktrace::capture(&caller);
+                    let names: Vec<&str> = bt.frames().iter().filter_map(|f| f.func_name()).collect();
+                    if !names.iter().any(|n| allowed.iter().any(|a| a == n)) {
+                        let chain = names.iter().skip(1).take(6).copied().collect::<Vec<_>>().join(" < ");
+                        let mut seen = seen.lock().expect("entropy record");
+                        if !seen.contains(&chain) {
+                            seen.push(chain);
+                        }
+                    }
+                    let mut bytes = vec![0u8; len.max(0) as usize];
+                    std::io::Read::read_exact(&mut fs::File::open("/dev/urandom")?, &mut bytes)?;
+                    let Some(wasmtime::Extern::Memory(m)) = caller.get_export("memory") else {
+                        return Err(wasmtime::Error::msg("random_get: the guest exports no memory"));
+                    };
+                    m.write(&mut caller, buf as u32 as usize, &bytes)?;
+                    Ok(0)
+                },
+            )
+            .map_err(anyhow::Error::from)?;
+        let spec = RunSpec {
+            stdin: Stdio::Null,
+            stdout: Stdio::Bytes(Vec::new()),
+            stderr: Stdio::Merged,
+            ..spec.clone()
+        };
+        let (mut store, out_pipe, _) = self.new_store(&spec)?;
+        if self.interruptible {
+            store.set_epoch_deadline(u64::MAX / 2);
+        }
+        let ran = linker.instantiate(&mut store, &module).and_then(|inst| {
+            inst.get_typed_func::<(), ()>(&mut store, &p.init)?.call(&mut store, ())?;
+            Ok(inst)
+        });
+        let output = String::from_utf8_lossy(&out_pipe.contents()).trim().to_string();
+        let by = std::mem::take(&mut *refused_by.lock().expect("entropy record"));
+        if !by.is_empty() {
+            return Ok(Err(Refused(format!(
+                "{} drew entropy during {} ({}): a snapshot would share its random state",
+                wasm.display(),
+                p.init,
+                by.join("; ")
+            ))));
+        }
+        let instance = match ran {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(Refused(format!("{} failed: {e:#} {output}", p.init)))),
+        };
+        let snapshot = tokio::runtime::Builder::new_current_thread()
+            .build()?
+            .block_on(wizer.snapshot(
+                &cx,
+                &mut Snapshotting {
+                    store: &mut store,
+                    instance,
+                },
+            ))
+            .map_err(|e| anyhow!("{e:#}"))
+            .context("snapshotting")?;
+        drop(store);
+        write_atomic(&out, &snapshot)?;
+        Ok(Ok(self.load(&out)?))
     }
 }
 

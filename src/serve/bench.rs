@@ -34,6 +34,8 @@ pub struct Column {
     pub load: LoadResult,
     /// Sequential requests to the one-line script: median latency, ms.
     pub hello_p50_ms: f64,
+    /// How the server started its requests (snapshot or not, and why).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,27 +85,53 @@ pub fn run(project: &Project, plan: &BuildPlan, requests: usize, concurrency: us
         env: Vec::new(),
         ini: Vec::new(),
         server_software: "kiln-bench".into(),
+        snapshot: false,
     };
     let base = RunSpec::for_recipe(&plan.recipe.run, &plan.dirs.out);
     let mut columns = Vec::new();
 
-    let runtime = project.runtime(Use::Serve, &plan.recipe.run)?;
-    let module = runtime.load(&plan.dirs.out.join(&serve.module))?;
-    let wasm = Backend::Wasm { runtime, module };
-    let fixed_wasm = direct(&wasm, &serve, &base, &docroot)?;
+    let module_path = plan.dirs.out.join(&serve.module);
+    let wasm_backend = || -> Result<Backend> {
+        let runtime = project.runtime(Use::Serve, &plan.recipe.run)?;
+        let module = runtime.load(&module_path)?;
+        Ok(Backend::Wasm {
+            runtime,
+            module,
+            path: module_path.clone(),
+        })
+    };
+    let name = Path::new(&serve.module)
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let fixed_wasm = direct(&wasm_backend()?, &serve, &base, &docroot)?;
     columns.push(column(
-        format!(
-            "kiln serve + {}",
-            Path::new(&serve.module).file_name().unwrap_or_default().to_string_lossy()
-        ),
+        format!("kiln serve + {name}"),
         &serve,
         base.clone(),
-        wasm,
+        wasm_backend()?,
         &opts,
         &paths,
         requests,
         concurrency,
     )?);
+    if serve.snapshot.is_some() {
+        let snap = Options {
+            snapshot: true,
+            ..opts.clone()
+        };
+        columns.push(column(
+            format!("kiln serve + {name}, snapshot"),
+            &serve,
+            base.clone(),
+            wasm_backend()?,
+            &snap,
+            &paths,
+            requests,
+            concurrency,
+        )?);
+    }
     let native = Backend::Native {
         binary: native_cgi.clone(),
     };
@@ -195,6 +223,7 @@ fn column(
 ) -> Result<Column> {
     let log: super::Log = std::sync::Arc::new(|_| {});
     let server = Server::bind(serve, base, backend, opts, log)?;
+    let note = server.snapshot_note().map(str::to_string);
     let addr = server.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = std::thread::spawn(move || {
@@ -210,6 +239,7 @@ fn column(
         name,
         load,
         hello_p50_ms: hello,
+        note,
     })
 }
 
@@ -262,6 +292,7 @@ fn builtin_server(
         name: format!("native {} -S", cli.file_name().unwrap_or_default().to_string_lossy()),
         load,
         hello_p50_ms: hello,
+        note: None,
     }))
 }
 
@@ -282,6 +313,11 @@ pub fn table(r: &Report) -> String {
             c.hello_p50_ms,
             c.load.per_second / first.max(1e-9)
         ));
+    }
+    for c in &r.columns {
+        if let Some(n) = &c.note {
+            s.push_str(&format!("{:<8} {}: {n}\n", "", c.name));
+        }
     }
     if let Some(c) = r.columns.first() {
         s.push_str(&format!(

@@ -42,8 +42,9 @@ use crate::runtime::{Module, Outcome, RunSpec, Runtime, Stdio};
 
 /// What runs a script.
 pub enum Backend {
-    /// The wasm CGI module, one fresh instance per request.
-    Wasm { runtime: Runtime, module: Module },
+    /// The wasm CGI module (`path`, loaded as `module`), one fresh instance
+    /// per request.
+    Wasm { runtime: Runtime, module: Module, path: PathBuf },
     /// A native CGI program (the same tarball built natively), one process
     /// per request: the comparison of `bench --workload serve`.
     Native { binary: PathBuf },
@@ -52,7 +53,7 @@ pub enum Backend {
 impl Backend {
     fn run(&self, spec: &RunSpec) -> Result<Outcome> {
         match self {
-            Backend::Wasm { runtime, module } => runtime.run(module, spec),
+            Backend::Wasm { runtime, module, .. } => runtime.run(module, spec),
             Backend::Native { binary } => crate::runtime::run_native(binary, &[], spec),
         }
     }
@@ -87,7 +88,15 @@ pub struct Options {
     pub ini: Vec<(String, String)>,
     /// `SERVER_SOFTWARE`.
     pub server_software: String,
+    /// Resume each request from a snapshot taken after the CGI program's
+    /// start-up (recipe `[serve.snapshot]`, wasm only).
+    pub snapshot: bool,
 }
+
+/// Where the server's state directory appears to a wasm guest: a fixed
+/// path, so that the settings that name it (and so a snapshot) are the same
+/// from one server to the next. A native program sees the host path.
+pub const STATE_GUEST: &str = "/var/lib/kiln-serve";
 
 /// What the server reports as it goes; the caller prints it.
 #[derive(Debug, Clone)]
@@ -150,6 +159,8 @@ pub struct Server {
     rt: tokio::runtime::Runtime,
     /// `sessions/`, `tmp/`, `conf.d/`; removed when the server is dropped.
     state_dir: tempfile::TempDir,
+    /// What became of the snapshot, for the caller to report.
+    snapshot_note: Option<String>,
 }
 
 /// One `key = "value"` ini line; keys and values that would break the
@@ -182,8 +193,12 @@ impl Server {
         for sub in ["sessions", "tmp", "conf.d"] {
             std::fs::create_dir_all(sd.join(sub))?;
         }
+        let state_guest = match &backend {
+            Backend::Wasm { .. } => STATE_GUEST.to_string(),
+            Backend::Native { .. } => sd.display().to_string(),
+        };
         let vars = |v: &str| {
-            v.replace("{state}", &sd.display().to_string())
+            v.replace("{state}", &state_guest)
                 .replace("{timeout}", &opts.timeout.as_secs().max(1).to_string())
                 .replace("{max_body_mib}", &opts.max_body.div_ceil(1 << 20).max(1).to_string())
         };
@@ -194,29 +209,56 @@ impl Server {
         for (k, v) in &opts.ini {
             ini.push_str(&ini_line(k, v).with_context(|| format!("--ini {k}={v}"))?);
         }
-        std::fs::write(sd.join("conf.d/kiln-serve.ini"), ini)?;
+        std::fs::write(sd.join("conf.d/kiln-serve.ini"), &ini)?;
 
         let mut spec = base;
         spec.argv = vec![serve.argv0.clone()];
         spec.env.retain(|(k, _)| !opts.env.iter().any(|(u, _)| u == k));
         spec.env.extend(opts.env.iter().cloned());
-        spec.env.push((serve.ini_scan_env.clone(), sd.join("conf.d").display().to_string()));
-        spec.env.push(("TMPDIR".into(), sd.join("tmp").display().to_string()));
-        let docroot_guest = docroot.display().to_string();
-        spec.dirs.push((docroot.clone(), docroot_guest.clone()));
-        spec.dirs.push((sd.clone(), sd.display().to_string()));
-        for (host, guest) in &opts.dirs {
-            if !host.is_dir() {
-                bail!("--dir {}: not a directory", host.display());
-            }
-            spec.dirs.push((host.clone(), guest.clone()));
-        }
+        spec.env.push((serve.ini_scan_env.clone(), format!("{state_guest}/conf.d")));
+        spec.env.push(("TMPDIR".into(), format!("{state_guest}/tmp")));
+        spec.dirs.push((sd.clone(), state_guest.clone()));
         spec.stdin = Stdio::Bytes(Vec::new());
         spec.stdout = Stdio::Bytes(Vec::new());
         spec.stderr = Stdio::Bytes(Vec::new());
         let hard_timeout = opts.timeout + opts.grace;
         spec.timeout = Some(hard_timeout);
         spec.memory_limit = opts.memory_limit;
+
+        // The snapshot sees what start-up needs (the recipe's directories,
+        // the settings); each request then gets the document root and the
+        // user's directories too.
+        let mut backend = backend;
+        let mut snapshot_note = None;
+        if let (true, Some(snap), Backend::Wasm { runtime, module, path }) = (opts.snapshot, &serve.snapshot, &mut backend) {
+            let mut init = spec.clone();
+            init.env.extend(snap.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let t = std::time::Instant::now();
+            let p = crate::runtime::Preinit {
+                init: snap.init.clone(),
+                resume: snap.resume.clone(),
+                key_extra: ini.clone().into_bytes(),
+                entropy_callers: snap.entropy_callers.clone(),
+            };
+            match runtime.preinitialize(path, &init, &p)? {
+                Ok(m) => {
+                    *module = m;
+                    snapshot_note = Some(format!(
+                        "requests resume from a snapshot taken after start-up ({:.1} s to get it)",
+                        t.elapsed().as_secs_f64()
+                    ));
+                }
+                Err(why) => snapshot_note = Some(format!("no snapshot, every request starts from scratch: {why}")),
+            }
+        }
+        let docroot_guest = docroot.display().to_string();
+        spec.dirs.push((docroot.clone(), docroot_guest.clone()));
+        for (host, guest) in &opts.dirs {
+            if !host.is_dir() {
+                bail!("--dir {}: not a directory", host.display());
+            }
+            spec.dirs.push((host.clone(), guest.clone()));
+        }
 
         let listener = std::net::TcpListener::bind(opts.listen).with_context(|| format!("listening on {}", opts.listen))?;
         listener.set_nonblocking(true)?;
@@ -243,7 +285,14 @@ impl Server {
             }),
             rt,
             state_dir,
+            snapshot_note,
         })
+    }
+
+    /// How requests start: from a snapshot, or why not (None: the backend
+    /// or the recipe has no snapshot, or it was not asked for).
+    pub fn snapshot_note(&self) -> Option<&str> {
+        self.snapshot_note.as_deref()
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr> {
@@ -263,6 +312,7 @@ impl Server {
             state,
             rt,
             state_dir,
+            ..
         } = self;
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;

@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// artifact: dist/php-8.4.16-cgi.wasm).
     #[arg(long, value_name = "FILE.wasm", conflicts_with = "native")]
     pub module: Option<PathBuf>,
+    /// Start every request from scratch instead of from a snapshot taken
+    /// after php-cgi's start-up (`[serve.snapshot]` in the recipe).
+    #[arg(long)]
+    pub no_snapshot: bool,
     /// Serve with the native php-cgi built from the same tarball instead
     /// (for comparison; builds it when missing).
     #[arg(long)]
@@ -101,7 +105,11 @@ pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut rt = p.runtime(Use::Serve, &recipe.run)?;
         rt.verbose = g.verbose;
         let m = rt.load(&module)?;
-        Backend::Wasm { runtime: rt, module: m }
+        Backend::Wasm {
+            runtime: rt,
+            module: m,
+            path: module.clone(),
+        }
     };
     let mut dirs = Vec::new();
     for d in &a.dirs {
@@ -122,6 +130,7 @@ pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
         env: a.envs.iter().map(|s| kv("--env", s)).collect::<anyhow::Result<_>>()?,
         ini: a.inis.iter().map(|s| kv("--ini", s)).collect::<anyhow::Result<_>>()?,
         server_software: format!("kiln/{} {}/{}", env!("CARGO_PKG_VERSION"), recipe.name, recipe.version),
+        snapshot: !a.no_snapshot,
     };
     let log: kiln::serve::Log = std::sync::Arc::new(|e| match e {
         Event::Access(a) => println!("{a}"),
@@ -145,6 +154,9 @@ pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
         opts.workers,
         a.timeout
     );
+    if let Some(n) = server.snapshot_note() {
+        println!("kiln: {n}");
+    }
     server.run(async {
         kiln::serve::shutdown_signal().await;
         eprintln!("kiln: stopping: finishing the requests in flight");

@@ -333,3 +333,70 @@ fn two_thousand_requests_at_concurrency_sixteen() {
     let lines = s.log().iter().filter(|l| l.contains(" 200 ")).count();
     assert!(lines >= total, "{lines} access-log lines for {total} requests");
 }
+
+/// Requests resumed from the snapshot of php-cgi's start-up share nothing
+/// that must differ (randomness, session ids, time), and still read what
+/// each request brings (its environment, its working directory, the
+/// document root, which the snapshot never saw); without the snapshot the
+/// answers have the same shape. Where start-up draws entropy that resuming
+/// does not replace, the server refuses the snapshot and says so.
+#[test]
+#[ignore = "slow tier: builds PHP"]
+fn snapshot_requests_share_no_state() {
+    let app = app_copy();
+    let root = std::fs::canonicalize(app.path()).unwrap();
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    for flags in [&["--env", "KILN_DEMO=yes"][..], &["--env", "KILN_DEMO=yes", "--no-snapshot"][..]] {
+        let s = Served::start(app.path(), flags);
+        let c = client();
+        let snapshot = !flags.contains(&"--no-snapshot");
+        // The note comes right after the address line: a snapshot, or why
+        // not (a start-up that draws entropy is refused; see the recipe's
+        // [serve.snapshot]).
+        let t = Instant::now();
+        while snapshot && !s.log().iter().any(|l| l.contains("snapshot")) {
+            assert!(t.elapsed() < Duration::from_secs(10), "no snapshot note: {:#?}", s.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if snapshot {
+            let note = s.log().into_iter().find(|l| l.contains("snapshot")).unwrap();
+            assert!(
+                note.contains("resume from a snapshot") || note.contains("drew entropy during"),
+                "{note}"
+            );
+        }
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let r = c.get(s.url("/random.php")).send().unwrap();
+            assert_eq!(r.status(), 200);
+            let j: serde_json::Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+            assert_eq!(j["dl"], false, "started in CGI mode: no dl()");
+            assert_eq!(j["env"], "yes");
+            assert_eq!(j["cwd"], root.display().to_string());
+            answers.push(j);
+        }
+        for key in [
+            "random_bytes",
+            "random_int",
+            "mt_rand",
+            "uniqid",
+            "lcg",
+            "session",
+            "openssl",
+            "sodium",
+        ] {
+            let values: std::collections::BTreeSet<String> = answers.iter().map(|j| j[key].to_string()).collect();
+            assert_eq!(values.len(), 3, "{key} repeats across requests (snapshot: {snapshot}): {values:?}");
+        }
+        let times: Vec<f64> = answers.iter().map(|j| j["time"].as_f64().unwrap()).collect();
+        assert!(times[0] < times[1] && times[1] < times[2], "time stands still: {times:?}");
+        let r = c.get(s.url("/sub/cwd.php")).send().unwrap();
+        assert_eq!(r.text().unwrap().trim(), root.join("sub").display().to_string());
+        let r = c.get(s.url("/info.php?q=1")).send().unwrap();
+        let j: serde_json::Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+        assert_eq!(j["get"]["q"], "1");
+        seen.push(answers.pop().unwrap());
+    }
+    // Two servers, two snapshots (or none): still different randomness.
+    assert_ne!(seen[0]["random_bytes"], seen[1]["random_bytes"]);
+}
