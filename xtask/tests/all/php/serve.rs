@@ -338,8 +338,7 @@ fn two_thousand_requests_at_concurrency_sixteen() {
 /// that must differ (randomness, session ids, time), and still read what
 /// each request brings (its environment, its working directory, the
 /// document root, which the snapshot never saw); without the snapshot the
-/// answers have the same shape. Where start-up draws entropy that resuming
-/// does not replace, the server refuses the snapshot and says so.
+/// answers have the same shape.
 #[test]
 #[ignore = "slow tier: builds PHP"]
 fn snapshot_requests_share_no_state() {
@@ -350,9 +349,7 @@ fn snapshot_requests_share_no_state() {
         let s = Served::start(app.path(), flags);
         let c = client();
         let snapshot = !flags.contains(&"--no-snapshot");
-        // The note comes right after the address line: a snapshot, or why
-        // not (a start-up that draws entropy is refused; see the recipe's
-        // [serve.snapshot]).
+        // The note comes right after the address line.
         let t = Instant::now();
         while snapshot && !s.log().iter().any(|l| l.contains("snapshot")) {
             assert!(t.elapsed() < Duration::from_secs(10), "no snapshot note: {:#?}", s.log());
@@ -360,10 +357,7 @@ fn snapshot_requests_share_no_state() {
         }
         if snapshot {
             let note = s.log().into_iter().find(|l| l.contains("snapshot")).unwrap();
-            assert!(
-                note.contains("resume from a snapshot") || note.contains("drew entropy during"),
-                "{note}"
-            );
+            assert!(note.contains("resume from a snapshot"), "{note}");
         }
         let mut answers = Vec::new();
         for _ in 0..3 {
