@@ -149,6 +149,57 @@ pub struct Inspection {
     /// (section, bytes) in file order.
     pub sections: Vec<(String, usize)>,
     pub size: usize,
+    /// The WebAssembly proposals beyond the MVP the module needs, by name
+    /// (see [`proposals`]).
+    pub proposals: Vec<&'static str>,
+}
+
+/// Proposals a runtime may or may not support, by their usual names.
+const PROPOSALS: &[(&str, wasmparser::WasmFeatures)] = &[
+    ("mutable-global", wasmparser::WasmFeatures::MUTABLE_GLOBAL),
+    ("sign-extension", wasmparser::WasmFeatures::SIGN_EXTENSION),
+    ("nontrapping-float-to-int", wasmparser::WasmFeatures::SATURATING_FLOAT_TO_INT),
+    ("multi-value", wasmparser::WasmFeatures::MULTI_VALUE),
+    ("bulk-memory", wasmparser::WasmFeatures::BULK_MEMORY),
+    ("reference-types", wasmparser::WasmFeatures::REFERENCE_TYPES),
+    ("simd", wasmparser::WasmFeatures::SIMD),
+    ("relaxed-simd", wasmparser::WasmFeatures::RELAXED_SIMD),
+    ("threads", wasmparser::WasmFeatures::THREADS),
+    ("tail-call", wasmparser::WasmFeatures::TAIL_CALL),
+    ("multi-memory", wasmparser::WasmFeatures::MULTI_MEMORY),
+    ("exception-handling (exnref)", wasmparser::WasmFeatures::EXCEPTIONS),
+    ("legacy-exceptions", wasmparser::WasmFeatures::LEGACY_EXCEPTIONS),
+    ("memory64", wasmparser::WasmFeatures::MEMORY64),
+    ("extended-const", wasmparser::WasmFeatures::EXTENDED_CONST),
+    ("function-references", wasmparser::WasmFeatures::FUNCTION_REFERENCES),
+    ("gc", wasmparser::WasmFeatures::GC),
+    ("custom-page-sizes", wasmparser::WasmFeatures::CUSTOM_PAGE_SIZES),
+    ("wide-arithmetic", wasmparser::WasmFeatures::WIDE_ARITHMETIC),
+];
+
+/// The proposals `bytes` needs: each one whose absence makes the module
+/// invalid (validated with every feature on but that one), so what is
+/// reported is what a runtime must support, not what a compiler could have
+/// used. Fails if the module is invalid even with every feature.
+pub fn proposals(bytes: &[u8]) -> Result<Vec<&'static str>> {
+    use wasmparser::{Validator, WasmFeatures};
+    let all = WasmFeatures::all();
+    Validator::new_with_features(all)
+        .validate_all(bytes)
+        .map_err(|e| anyhow::anyhow!("not a valid module: {e}"))?;
+    let needed = std::thread::scope(|s| {
+        let handles: Vec<_> = PROPOSALS
+            .iter()
+            .map(|(name, f)| {
+                s.spawn(move || {
+                    let ok = Validator::new_with_features(all.difference(*f)).validate_all(bytes).is_ok();
+                    (!ok).then_some(*name)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
+    });
+    Ok(needed)
 }
 
 pub fn inspect(path: &Path) -> Result<Inspection> {
@@ -203,12 +254,26 @@ pub fn inspect(path: &Path) -> Result<Inspection> {
             _ => {}
         }
     }
+    out.proposals = proposals(&bytes)?;
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proposals_a_module_needs() {
+        let mvp = b"\0asm\x01\0\0\0";
+        assert!(proposals(mvp).unwrap().is_empty());
+        // (func i32.const 0 i32.extend8_s drop)
+        let sign_ext: &[u8] = &[
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x08, 0x01,
+            0x06, 0x00, 0x41, 0x00, 0xc0, 0x1a, 0x0b,
+        ];
+        assert_eq!(proposals(sign_ext).unwrap(), ["sign-extension"]);
+        assert!(proposals(b"\0asm\x01\0\0\0\x7f").is_err(), "invalid modules are errors");
+    }
 
     #[test]
     fn appended_section_is_valid_and_found_by_inspect() {

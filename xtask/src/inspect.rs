@@ -31,6 +31,15 @@ pub fn run(_g: &Global, a: InspectArgs) -> anyhow::Result<ExitCode> {
         by_module.iter().map(|(m, n)| format!("{m}: {n}")).collect::<Vec<_>>().join(", ")
     )?;
     writeln!(out, "exports: {}", i.exports.join(", "))?;
+    writeln!(
+        out,
+        "proposals needed (beyond the MVP): {}",
+        if i.proposals.is_empty() {
+            "none".to_string()
+        } else {
+            i.proposals.join(", ")
+        }
+    )?;
     writeln!(out, "sections:")?;
     for (name, size) in &i.sections {
         writeln!(out, "  {name:<32} {size:>10}")?;

@@ -89,6 +89,9 @@ fn php_release_checks_out_with_sha256sum_skopeo_and_a_registry() {
         "{info}"
     );
     assert!(!info.contains("custom:name"), "release module keeps its name section:\n{info}");
+    // PHP's setjmp/longjmp are Wasm exceptions: a runtime must have exnref.
+    let proposals = info.lines().find(|l| l.starts_with("proposals needed")).expect("a proposals line");
+    assert!(proposals.contains("exception-handling (exnref)"), "{proposals}");
 
     // Push to a registry on 127.0.0.1 and pull back: same digest.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -207,6 +210,9 @@ fn ruby_release_has_every_artifact_and_true_build_info() {
             "Ruby's build-info claims a flag its build never used:\n{info}"
         );
         assert!(info.contains("stack-size=16777216"), "{info}");
+        // Asyncify, not Wasm exceptions: runs where exnref does not.
+        let proposals = info.lines().find(|l| l.starts_with("proposals needed")).expect("a proposals line");
+        assert!(!proposals.contains("exception-handling"), "{proposals}");
     }
     // The release module runs.
     let out = xtask(
