@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::load::{self, LoadResult};
 use super::{Backend, Options, Server};
+use crate::bench::Side;
 use crate::plan::BuildPlan;
 use crate::project::Project;
 use crate::runtime::{RunSpec, Stdio, Use};
@@ -51,11 +52,6 @@ pub struct Report {
     pub interpreter: String,
     pub columns: Vec<Column>,
     pub fixed: Fixed,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// `requests` at `concurrency` against each column, after a warm-up.
@@ -173,22 +169,25 @@ fn direct(backend: &Backend, serve: &crate::recipe::Serve, base: &RunSpec, docro
     spec.stdin = Stdio::Bytes(Vec::new());
     spec.stdout = Stdio::Bytes(Vec::new());
     spec.stderr = Stdio::Bytes(Vec::new());
-    for (k, v) in [
-        ("GATEWAY_INTERFACE", "CGI/1.1".to_string()),
-        ("REQUEST_METHOD", "GET".into()),
-        ("SCRIPT_NAME", HELLO.into()),
-        ("SCRIPT_FILENAME", root.join(HELLO.trim_start_matches('/')).display().to_string()),
-        ("DOCUMENT_ROOT", root.display().to_string()),
-        ("REQUEST_URI", HELLO.into()),
-        ("QUERY_STRING", String::new()),
-        ("SERVER_NAME", "localhost".into()),
-        ("SERVER_PORT", "80".into()),
-        ("SERVER_PROTOCOL", "HTTP/1.1".into()),
-        ("REMOTE_ADDR", "127.0.0.1".into()),
-        ("REDIRECT_STATUS", "200".into()),
-    ] {
-        spec.env.push((k.to_string(), v));
-    }
+    // The request a server would make of it (cgi.rs), without HTTP.
+    let headers = http::HeaderMap::new();
+    let script_filename = root.join(HELLO.trim_start_matches('/')).display().to_string();
+    let document_root = root.display().to_string();
+    let local: std::net::SocketAddr = "127.0.0.1:80".parse().expect("address");
+    spec.env.extend(super::cgi::meta_variables(&super::cgi::Request {
+        method: "GET",
+        raw_path: HELLO,
+        query: "",
+        headers: &headers,
+        remote: local,
+        local,
+        script_name: HELLO,
+        script_filename: &script_filename,
+        path_info: None,
+        document_root: &document_root,
+        content_length: 0,
+        server_software: "kiln-bench",
+    }));
     let (mut total, mut inst) = (Vec::new(), Vec::new());
     for i in 0..55 {
         let t = Instant::now();
@@ -207,7 +206,7 @@ fn direct(backend: &Backend, serve: &crate::recipe::Serve, base: &RunSpec, docro
             inst.push(o.instantiate.as_secs_f64() * 1e3);
         }
     }
-    Ok((median(total), median(inst)))
+    Ok((Side::of(total).median, Side::of(inst).median))
 }
 
 #[allow(clippy::too_many_arguments)]

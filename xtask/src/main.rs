@@ -134,3 +134,21 @@ pub fn project(g: &Global) -> anyhow::Result<kiln::project::Project> {
     let hint = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from);
     kiln::project::Project::open(hint.as_deref(), config, kiln::progress::Progress::new(false))
 }
+
+/// `K=V` from a repeatable flag (`--env`, `--ini`).
+pub fn parse_kv(flag: &str, s: &str) -> anyhow::Result<(String, String)> {
+    use anyhow::Context;
+    let (k, v) = s.split_once('=').with_context(|| format!("{flag} {s:?}: expected K=V"))?;
+    Ok((k.to_string(), v.to_string()))
+}
+
+/// `--dir HOST[::GUEST]` (guest path = host path when not given); the
+/// host directory must exist.
+pub fn parse_dir(d: &str) -> anyhow::Result<(PathBuf, String)> {
+    let (host, guest) = d.split_once("::").unwrap_or((d, d));
+    let hp = PathBuf::from(host);
+    if !hp.is_dir() {
+        anyhow::bail!("--dir {d}: {host} is not a directory");
+    }
+    Ok((hp, guest.to_string()))
+}

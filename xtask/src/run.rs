@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use kiln::runtime::{RunSpec, Stdio, Use};
 
@@ -55,20 +55,12 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     spec.argv.extend(a.args.iter().cloned());
     let mut env: std::collections::BTreeMap<String, String> = recipe.run.env.clone();
     for kv in &a.envs {
-        let (k, v) = kv.split_once('=').with_context(|| format!("--env {kv:?}: expected K=V"))?;
-        env.insert(k.to_string(), v.to_string());
+        let (k, v) = crate::parse_kv("--env", kv)?;
+        env.insert(k, v);
     }
     spec.env = env.into_iter().collect();
     for d in &a.dirs {
-        let (host, guest) = match d.split_once("::") {
-            Some((h, gp)) => (h.to_string(), gp.to_string()),
-            None => (d.clone(), d.clone()),
-        };
-        let hp = PathBuf::from(&host);
-        if !hp.is_dir() {
-            bail!("--dir {d}: {host} is not a directory");
-        }
-        spec.dirs.push((hp, guest));
+        spec.dirs.push(crate::parse_dir(d)?);
     }
     // Kept alive until the guest is done; removed afterwards.
     let (spec, _guest_tmp) = spec.with_private_tmp().context("creating the guest's private /tmp")?;

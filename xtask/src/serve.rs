@@ -65,11 +65,6 @@ pub struct ServeArgs {
     pub native: bool,
 }
 
-fn kv(flag: &str, s: &str) -> anyhow::Result<(String, String)> {
-    let (k, v) = s.split_once('=').with_context(|| format!("{flag} {s:?}: expected K=V"))?;
-    Ok((k.to_string(), v.to_string()))
-}
-
 pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
     let p = crate::project(g)?;
     let recipe = p.recipe(&a.interp)?;
@@ -111,11 +106,6 @@ pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
             path: module.clone(),
         }
     };
-    let mut dirs = Vec::new();
-    for d in &a.dirs {
-        let (host, guest) = d.split_once("::").unwrap_or((d, d));
-        dirs.push((PathBuf::from(host), guest.to_string()));
-    }
     let opts = Options {
         docroot: docroot.clone(),
         listen: a.listen,
@@ -126,9 +116,9 @@ pub fn run(g: &Global, a: ServeArgs) -> anyhow::Result<ExitCode> {
         grace: Duration::from_secs(2),
         memory_limit: Some(a.memory_mib << 20),
         max_body: a.max_body_mib << 20,
-        dirs,
-        env: a.envs.iter().map(|s| kv("--env", s)).collect::<anyhow::Result<_>>()?,
-        ini: a.inis.iter().map(|s| kv("--ini", s)).collect::<anyhow::Result<_>>()?,
+        dirs: a.dirs.iter().map(|d| crate::parse_dir(d)).collect::<anyhow::Result<_>>()?,
+        env: a.envs.iter().map(|s| crate::parse_kv("--env", s)).collect::<anyhow::Result<_>>()?,
+        ini: a.inis.iter().map(|s| crate::parse_kv("--ini", s)).collect::<anyhow::Result<_>>()?,
         server_software: format!("kiln/{} {}/{}", env!("CARGO_PKG_VERSION"), recipe.name, recipe.version),
         snapshot: !a.no_snapshot,
     };

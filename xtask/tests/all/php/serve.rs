@@ -118,7 +118,7 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn client() -> reqwest::blocking::Client {
+pub(super) fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))

@@ -42,11 +42,7 @@ fn token(html: &str) -> String {
 /// Log in, create and fill a table with SQL, browse it; every page's
 /// fingerprint in order.
 fn session(s: &Served, db: &Path) -> Vec<(u16, Vec<String>)> {
-    let c = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let c = super::serve::client();
     let mut cookies: Vec<String> = Vec::new();
     let mut pages = Vec::new();
     let send = |req: reqwest::blocking::RequestBuilder, cookies: &mut Vec<String>| {
