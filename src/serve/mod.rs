@@ -13,9 +13,12 @@
 //!   max_execution_time, from `{timeout}` in the recipe's ini), then the
 //!   runtime's epoch deadline a grace period later (504); a guest that
 //!   traps or runs out of its memory cap gets 500; the server lives on.
-//! * Requests that carry the same session cookie run one at a time: the
-//!   guest's file locks are no-ops on WASI, so the server serialises
-//!   them, as PHP's session locking does natively.
+//! * Requests of the same session (the recipe's session cookie, or any
+//!   cookie whose value names an existing session file) run one at a
+//!   time: the guest's file locks are no-ops on WASI, so the server
+//!   serialises them, as PHP's session locking does natively.
+//! * With `[serve.snapshot]`, requests resume from a snapshot of the CGI
+//!   program taken after its start-up (`runtime::preinitialize`).
 //! * On shutdown the listener closes, in-flight requests finish, then
 //!   [`Server::run`] returns.
 
