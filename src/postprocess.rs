@@ -167,7 +167,7 @@ const PROPOSALS: &[(&str, wasmparser::WasmFeatures)] = &[
     ("threads", wasmparser::WasmFeatures::THREADS),
     ("tail-call", wasmparser::WasmFeatures::TAIL_CALL),
     ("multi-memory", wasmparser::WasmFeatures::MULTI_MEMORY),
-    ("exception-handling (exnref)", wasmparser::WasmFeatures::EXCEPTIONS),
+    ("exceptions (exnref)", wasmparser::WasmFeatures::EXCEPTIONS),
     ("legacy-exceptions", wasmparser::WasmFeatures::LEGACY_EXCEPTIONS),
     ("memory64", wasmparser::WasmFeatures::MEMORY64),
     ("extended-const", wasmparser::WasmFeatures::EXTENDED_CONST),

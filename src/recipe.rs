@@ -539,12 +539,39 @@ pub struct ToolchainRecipe {
     /// Build-machine programs kiln's builds and tests run.
     #[serde(default)]
     pub host: Vec<HostTool>,
+    /// Programs installed from the crate registry into the cache with
+    /// `cargo install` (the stock wasmtime CLI).
+    #[serde(default)]
+    pub cargo_tool: Vec<CargoTool>,
+}
+
+/// A crate's binary, pinned by exact version and built with its own
+/// Cargo.lock (`cargo install --locked`) into `<cache>/tools/`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CargoTool {
+    /// The crate (e.g. `wasmtime-cli`).
+    pub name: String,
+    pub version: String,
+    /// The binary it installs (e.g. `wasmtime`).
+    pub bin: String,
+    /// Cargo features; only these (`--no-default-features`).
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// `[profile.release]` opt-level for the install (build time against
+    /// the tool's speed).
+    #[serde(default)]
+    pub opt_level: Option<u8>,
+    /// Why this tool, version and feature set.
+    pub why: String,
 }
 
 /// A build-machine program and the Debian package that provides it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostTool {
+    /// A program looked up on `PATH`, or an absolute path to a file the
+    /// package installs (a header, for a library without programs).
     pub command: String,
     pub package: String,
     /// What needs it.

@@ -29,8 +29,14 @@ struct Entry {
     dest: String,
 }
 
-/// A deterministic tar (optionally gzipped) of `entries`.
-fn tar_bytes(entries: &[Entry], gzip: bool, epoch: u64) -> Result<Vec<u8>> {
+/// The name an image gets when a container engine imports the archive.
+pub fn image_name(recipe: &str, tag: &str) -> String {
+    format!("docker.io/kiln/{recipe}:{tag}")
+}
+
+/// A deterministic tar (optionally gzipped) of `entries`, then the
+/// symbolic links `links` (name, relative target).
+fn tar_bytes(entries: &[Entry], links: &[(String, String)], gzip: bool, epoch: u64) -> Result<Vec<u8>> {
     let mut files: BTreeMap<String, Option<PathBuf>> = BTreeMap::new();
     for e in entries {
         if e.src.is_dir() {
@@ -83,6 +89,16 @@ fn tar_bytes(entries: &[Entry], gzip: bool, epoch: u64) -> Result<Vec<u8>> {
                 b.append_data(&mut h, format!("{name}/"), std::io::empty())?;
             }
         }
+    }
+    for (name, target) in links {
+        let mut h = tar::Header::new_ustar();
+        h.set_mtime(epoch);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        b.append_link(&mut h, name, target)?;
     }
     let raw = b.into_inner()?;
     if !gzip {
@@ -199,6 +215,7 @@ pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
         .into_iter()
         .filter(|e| e.src.exists())
         .collect::<Vec<_>>(),
+        &[],
         true,
         epoch,
     )?;
@@ -233,8 +250,22 @@ pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
         }
         layer_specs.push(v);
     }
-    for spec in &layer_specs {
-        let raw = tar_bytes(spec, false, epoch)?;
+    for (i, spec) in layer_specs.iter().enumerate() {
+        // The module layer names each module also without `.wasm`
+        // (`bin/php` -> `php.wasm`), so an argv given to a container
+        // runtime starts like a command line: `php -r ...`.
+        let links: Vec<(String, String)> = if i == 0 {
+            spec.iter()
+                .filter_map(|e| {
+                    let stem = e.dest.strip_suffix(".wasm")?;
+                    let file = Path::new(&e.dest).file_name()?.to_string_lossy().into_owned();
+                    Some((stem.to_string(), file))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let raw = tar_bytes(spec, &links, false, epoch)?;
         diff_ids.push(format!("sha256:{}", sha256_bytes(&raw)));
         let mut gz: GzEncoder<Vec<u8>> = GzBuilder::new().mtime(0).write(Vec::new(), Compression::best());
         gz.write_all(&raw)?;
@@ -267,7 +298,14 @@ pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
     let mut mdesc = blob(&layout, "application/vnd.oci.image.manifest.v1+json", &manifest_bytes)?;
     let image_digest = mdesc["digest"].as_str().unwrap_or_default().to_string();
     mdesc["platform"] = json!({"architecture": "wasm", "os": "wasi"});
-    mdesc["annotations"] = json!({"org.opencontainers.image.ref.name": plan.recipe.version});
+    // The tag, and the full name containerd's `ctr image import` (and
+    // Docker's image store) give the image: `docker.io/kiln/php:8.4.16`,
+    // shown by Docker as `kiln/php:8.4.16`.
+    let tag = id.strip_prefix(&format!("{}-", plan.recipe.name)).unwrap_or(id).to_string();
+    mdesc["annotations"] = json!({
+        "org.opencontainers.image.ref.name": tag,
+        "io.containerd.image.name": image_name(&plan.recipe.name, &tag),
+    });
     let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [mdesc]});
     fs::write(layout.join("index.json"), serde_json::to_vec(&index)?)?;
     let archive = tar_bytes(
@@ -275,6 +313,7 @@ pub fn release(plan: &BuildPlan, out: &Path, epoch: u64) -> Result<Released> {
             src: layout.clone(),
             dest: String::new(),
         }],
+        &[],
         false,
         epoch,
     )?;

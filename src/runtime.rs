@@ -73,7 +73,36 @@ pub enum Use {
     Probe,
 }
 
+/// The export through which a guest publishes its own deadline cell
+/// (PHP's max_execution_time, patch 0004); see `GuestDeadline`.
+pub const DEADLINE_EXPORT: &str = "kiln_deadline_cell";
+
 impl EngineOptions {
+    /// The engine `run` gives a module known only by its bytes (a
+    /// container image's entrypoint, without its recipe): epoch checks iff
+    /// the module exports [`DEADLINE_EXPORT`], which is what a recipe's
+    /// `[run] guest_deadline` stands for. Same settings, same cache keys.
+    pub fn for_module(bytes: &[u8]) -> Result<EngineOptions> {
+        use wasmparser::{Parser, Payload};
+        let mut interruptible = false;
+        for payload in Parser::new(0).parse_all(bytes) {
+            match payload.context("not a valid wasm module")? {
+                Payload::ExportSection(r) => {
+                    for e in r {
+                        interruptible |= e.context("not a valid wasm module")?.name == DEADLINE_EXPORT;
+                    }
+                }
+                // Exports precede code: the rest need not be read.
+                Payload::CodeSectionStart { .. } => break,
+                _ => {}
+            }
+        }
+        Ok(EngineOptions {
+            interruptible,
+            ..Default::default()
+        })
+    }
+
     /// Epoch checks cost (docs/measurements.md), so they are on only where a
     /// deadline needs them: a run with
     /// `--timeout`, a recipe whose guest polls its own deadline
@@ -311,8 +340,20 @@ impl Runtime {
 
     /// Load a module, from the compiled cache when possible.
     pub fn load(&self, wasm: &Path) -> Result<Module> {
-        let t = Instant::now();
         let sha = self.module_sha(wasm)?;
+        self.load_keyed(&sha, &wasm.display().to_string(), || Module::from_file(&self.engine, wasm))
+    }
+
+    /// Load a module given as bytes (a container's entrypoint), keyed by
+    /// their sha256 in the same cache as [`Runtime::load`]: a module that
+    /// `run` compiled is a hit here, and the other way round.
+    pub fn load_bytes(&self, bytes: &[u8], what: &str) -> Result<Module> {
+        let sha = crate::fsutil::sha256_bytes(bytes);
+        self.load_keyed(&sha, what, || Module::new(&self.engine, bytes))
+    }
+
+    fn load_keyed(&self, sha: &str, what: &str, compile: impl FnOnce() -> wasmtime::Result<Module>) -> Result<Module> {
+        let t = Instant::now();
         let cached = self.cache_dir.join(format!("{sha}-{:016x}.cwasm", self.compat_hash()));
         if cached.is_file() {
             // SAFETY: the file was written by `Module::serialize` of this
@@ -336,11 +377,11 @@ impl Runtime {
             }
         }
         if self.verbose {
-            eprintln!("kiln: compiling {} (not in the module cache)", wasm.display());
+            eprintln!("kiln: compiling {what} (not in the module cache)");
         }
-        let m = Module::from_file(&self.engine, wasm)
+        let m = compile()
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("compiling {}", wasm.display()))?;
+            .with_context(|| format!("compiling {what}"))?;
         let bytes = m.serialize().map_err(anyhow::Error::from)?;
         fs::create_dir_all(&self.cache_dir)?;
         write_atomic(&cached, &bytes)?;
@@ -726,7 +767,7 @@ struct GuestDeadline {
 impl GuestDeadline {
     fn find(inst: &wasmtime::Instance, store: &mut Store<Host>) -> wasmtime::Result<Option<GuestDeadline>> {
         let (Some(f), Some(memory)) = (
-            inst.get_typed_func::<(), i32>(&mut *store, "kiln_deadline_cell").ok(),
+            inst.get_typed_func::<(), i32>(&mut *store, DEADLINE_EXPORT).ok(),
             inst.get_memory(&mut *store, "memory"),
         ) else {
             return Ok(None);

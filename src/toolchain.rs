@@ -403,5 +403,12 @@ pub fn apt_install(layout: &Layout, pkgs: &[String], progress: &Progress) -> Res
 
 /// The toolchain recipe's `[[host]]` programs that are not on `PATH`.
 pub fn missing_host_tools(recipe: &ToolchainRecipe) -> Vec<&crate::recipe::HostTool> {
-    recipe.host.iter().filter(|h| which(&h.command).is_none()).collect()
+    recipe
+        .host
+        .iter()
+        .filter(|h| match h.command.strip_prefix('/') {
+            Some(_) => !Path::new(&h.command).exists(),
+            None => which(&h.command).is_none(),
+        })
+        .collect()
 }

@@ -3,6 +3,7 @@
 //! unit tests live beside the code they test.
 
 mod fetch;
+mod kubernetes;
 mod recipe;
 mod runtime;
 mod source;

@@ -8,14 +8,16 @@ use crate::Global;
 
 /// The slow tiers: modules of xtask's integration-test binary, each run
 /// as its own `cargo test` so the table shows what each costs.
-const SLOW_TIERS: &[&str] = &["php", "python", "ruby", "release"];
+const SLOW_TIERS: &[&str] = &["php", "tools", "python", "ruby", "release", "containerd"];
 
 /// How the default run lays the tiers out: two lanes side by side (a
 /// build's configure steps, links and test runs leave a core idle that the
 /// other lane's compiles fill), then what needs both (release packs all
-/// three interpreters).
-const LANES: &[&[&str]] = &[&["php"], &["python", "ruby"]];
-const AFTER_LANES: &[&str] = &["release"];
+/// three interpreters; the containerd tier runs their images). `tools`
+/// (the shim's build, the wasmtime CLI's install) fills the PHP lane,
+/// which ends minutes before the other.
+const LANES: &[&[&str]] = &[&["php", "tools"], &["python", "ruby"]];
+const AFTER_LANES: &[&str] = &["release", "containerd"];
 
 #[derive(Args)]
 pub struct CiArgs {
@@ -26,11 +28,11 @@ pub struct CiArgs {
     #[arg(long)]
     pub fast: bool,
     /// Only these slow tiers, one after another (default: all of php,
-    /// python, ruby, release).
+    /// tools, python, ruby, release, containerd).
     #[arg(long = "tier", value_name = "NAME")]
     pub tiers: Vec<String>,
     /// Run the default tiers one after another instead of in two lanes
-    /// (php | python, ruby), e.g. to time each tier alone.
+    /// (php, tools | python, ruby), e.g. to time each tier alone.
     #[arg(long)]
     pub serial: bool,
 }

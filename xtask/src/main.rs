@@ -18,8 +18,10 @@ mod release;
 mod run;
 mod serve;
 mod setup;
+mod shim;
 mod test;
 mod toolchain;
+mod wasmtime_cli;
 
 #[derive(Parser)]
 #[command(
@@ -86,6 +88,12 @@ enum Command {
     /// Install the system packages kiln's builds and tests need (Debian,
     /// as root; prints the list first). `build` installs LLVM itself.
     Setup(setup::SetupArgs),
+    /// containerd's runtime io.containerd.kiln.v1: `shim install` builds
+    /// containerd-shim-kiln-v1 and puts it where containerd finds it.
+    Shim(shim::ShimArgs),
+    /// The stock wasmtime CLI pinned in recipes/toolchain.toml: installs it
+    /// into the cache with cargo (once) and prints its path.
+    WasmtimeCli(wasmtime_cli::WasmtimeCliArgs),
     /// Everything CI checks, with a timing table: setup, toolchain, fmt,
     /// clippy, then every test tier. The README's test command.
     Ci(ci::CiArgs),
@@ -112,6 +120,8 @@ fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(&cli.global, a),
         Command::Bench(a) => bench::run(&cli.global, a),
         Command::Setup(a) => setup::run(&cli.global, a),
+        Command::Shim(a) => shim::run(&cli.global, a),
+        Command::WasmtimeCli(a) => wasmtime_cli::run(&cli.global, a),
         Command::Ci(a) => ci::run(&cli.global, a),
     };
     match result {

@@ -1,10 +1,14 @@
 //! The slow tier: real PHP, CPython and CRuby builds checked end to end
-//! through the CLI, one module per interpreter plus release artifacts.
+//! through the CLI, one module per interpreter, plus release artifacts,
+//! the runtimes outside kiln's runner (tools) and kiln's images under
+//! containerd and the stock wasmtime CLI (containerd).
 //! Every test here is `#[ignore]`d so `cargo test` stays fast; `cargo
 //! xtask ci` runs each module as its own tier (`-- --ignored php::`).
 
+mod containerd;
 mod php;
 mod python;
 mod release;
 mod ruby;
 mod support;
+mod tools;

@@ -91,7 +91,7 @@ fn php_release_checks_out_with_sha256sum_skopeo_and_a_registry() {
     assert!(!info.contains("custom:name"), "release module keeps its name section:\n{info}");
     // PHP's setjmp/longjmp are Wasm exceptions: a runtime must have exnref.
     let proposals = info.lines().find(|l| l.starts_with("proposals needed")).expect("a proposals line");
-    assert!(proposals.contains("exception-handling (exnref)"), "{proposals}");
+    assert!(proposals.contains("exceptions (exnref)"), "{proposals}");
 
     // Push to a registry on 127.0.0.1 and pull back: same digest.
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

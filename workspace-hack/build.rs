@@ -1,0 +1,3 @@
+// Present so that Cargo resolves this crate's [build-dependencies] (see
+// Cargo.toml): it does nothing.
+fn main() {}
