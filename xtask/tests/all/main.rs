@@ -3,7 +3,8 @@
 //! the runtimes outside kiln's runner (tools) and kiln's images under
 //! containerd and the stock wasmtime CLI (containerd).
 //! Every test here is `#[ignore]`d so `cargo test` stays fast; `cargo
-//! xtask ci` runs each module as its own tier (`-- --ignored php::`).
+//! xtask ci` runs each module as its own tier (`-- --ignored php::`);
+//! `tools` and `containerd` only when asked for (`--tier`).
 
 mod containerd;
 mod php;

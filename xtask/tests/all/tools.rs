@@ -1,8 +1,8 @@
 //! Slow tier: the runtimes outside kiln's runner are installed as a user
 //! would install them: the containerd shim built from this workspace, and
-//! the stock wasmtime CLI pinned in recipes/toolchain.toml. CI runs this
-//! tier in the PHP lane, so the containerd tier after the lanes finds both
-//! built.
+//! the stock wasmtime CLI pinned in recipes/toolchain.toml. Run on
+//! request (`cargo xtask ci --tier tools --tier containerd`), outside the
+//! default run for CI's time budget.
 
 use std::process::Command;
 
