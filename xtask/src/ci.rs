@@ -83,13 +83,11 @@ pub fn run(g: &Global, a: CiArgs) -> anyhow::Result<ExitCode> {
     if ok && !a.no_lints {
         ok = step("cargo fmt --check", &mut || Ok(cmd!(sh, "cargo fmt --all -- --check").run()?))
             && step("cargo clippy -D warnings", &mut || {
-                Ok(cmd!(sh, "cargo clippy --workspace --all-targets --quiet -- -D warnings").run()?)
+                Ok(cmd!(sh, "cargo clippy --all-targets --quiet -- -D warnings").run()?)
             });
     }
     if ok {
-        ok = step("tier fast (unit + integration)", &mut || {
-            Ok(cmd!(sh, "cargo test --workspace --quiet").run()?)
-        });
+        ok = step("tier fast (unit + integration)", &mut || Ok(cmd!(sh, "cargo test --quiet").run()?));
     }
     if !a.fast && ok {
         if let Some(t) = a

@@ -8,6 +8,28 @@ use std::process::Command;
 
 use crate::support::{ci_xtask, text};
 
+/// The shim is outside the workspace's default members (CI's default run
+/// does not compile its dependencies), so its lints are checked here.
+#[test]
+#[ignore = "slow tier: builds the containerd shim"]
+fn shim_passes_clippy() {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "clippy",
+            "-p",
+            "containerd-shim-kiln",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .current_dir(crate::support::repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 #[test]
 #[ignore = "slow tier: builds the containerd shim"]
 fn shim_installs_where_containerd_finds_it() {
