@@ -7,14 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{repo, text};
+use crate::support::text;
 
 fn xtask_ok(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("running xtask");
+    let out = crate::support::ci_xtask(args);
     assert!(out.status.success(), "xtask {args:?} failed:\n{}", text(&out));
     out
 }
