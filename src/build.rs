@@ -86,6 +86,7 @@ impl Builder<'_> {
             plan,
             archive: None,
             posts: 0,
+            generates: 0,
         };
         for (i, step) in plan.steps.iter().enumerate() {
             match step.phase() {
@@ -141,6 +142,7 @@ impl Builder<'_> {
             plan,
             archive: None,
             posts: 0,
+            generates: 0,
         };
         for step in &plan.steps {
             match step {
@@ -199,6 +201,7 @@ struct Exec<'a, 'b> {
     /// Set by the fetch step, read by unpack.
     archive: Option<PathBuf>,
     posts: usize,
+    generates: usize,
 }
 
 impl Exec<'_, '_> {
@@ -261,6 +264,13 @@ impl Exec<'_, '_> {
             }
             Step::Tool(t) => {
                 crate::tools::ensure(self.b.layout, t, self.b.config.offline)?;
+            }
+            Step::Generate { name, cmd } => {
+                let stage = progress.stage(format!("{id}: {name}"));
+                let log = self.log(&format!("generate-{}.log", self.generates));
+                self.generates += 1;
+                cmd.run(&log).with_context(|| format!("{id}: {name}"))?;
+                stage.done("done");
             }
             Step::Post { name, cmd } => {
                 let stage = progress.stage(format!("{id}: {name}"));

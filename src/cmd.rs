@@ -71,6 +71,11 @@ impl Cmd {
     }
 
     /// A shell-like rendering for logs and error messages.
+    /// Where it runs.
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
     pub fn display(&self) -> String {
         let mut s = String::new();
         for (k, v) in &self.env {

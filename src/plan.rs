@@ -189,6 +189,11 @@ pub enum Step {
     },
     /// A build for the build machine from the same tree (baseruby, build python).
     Native(Box<NativePlan>),
+    /// A recipe generate step: sources made in the tree before configure.
+    Generate {
+        name: String,
+        cmd: Cmd,
+    },
     Configure(Cmd),
     Make(Cmd),
     /// Staged install (`DESTDIR`).
@@ -233,6 +238,7 @@ impl Step {
             Step::Shims { .. } => "shims",
             Step::WriteFile { .. } => "write",
             Step::Native(_) => "native",
+            Step::Generate { .. } => "generate",
             Step::Configure(_) => "configure",
             Step::Make(_) => "make",
             Step::Install { .. } => "install",
@@ -251,6 +257,7 @@ impl Step {
             | Step::Shims { .. }
             | Step::WriteFile { .. }
             | Step::Native(_)
+            | Step::Generate { .. }
             | Step::Configure(_) => Phase::Tree,
             Step::Make(_) | Step::Install { .. } | Step::Tool(_) | Step::Post { .. } | Step::Collect { .. } => Phase::Outputs,
         }
@@ -289,7 +296,9 @@ impl Step {
             Step::Configure(c) | Step::Make(c) => c.display(),
             Step::Install { cmd, .. } => cmd.display(),
             Step::Tool(t) => format!("{} (npm {}, sha256 {})", t.name, t.npm, t.sha256),
-            Step::Post { name, cmd } => format!("{name}\n                {}", cmd.display()),
+            Step::Generate { name, cmd } | Step::Post { name, cmd } => {
+                format!("{name}\n                {}", cmd.display())
+            }
             Step::Collect {
                 outputs,
                 prune,
@@ -793,18 +802,30 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             },
         )?
     };
-    let mut post = Vec::new();
-    for p in &recipe.post {
+    let hook = |p: &crate::recipe::Post, what: &str, cwd: &Path| -> Result<(String, Cmd)> {
         let argv = vars.subst_all(name, &p.command)?;
         let (prog, args) = argv
             .split_first()
-            .ok_or_else(|| anyhow::anyhow!("recipe {name}: post step {:?} has an empty command", p.name))?;
-        let mut c = Cmd::new(prog, &d.build).args(args);
+            .ok_or_else(|| anyhow::anyhow!("recipe {name}: {what} step {:?} has an empty command", p.name))?;
+        let mut c = Cmd::new(prog, cwd).args(args);
         for (k, v) in &p.env {
             c = c.env(k, vars.subst(name, v)?);
         }
-        post.push((p.name.clone(), c));
+        Ok((p.name.clone(), c))
+    };
+    let generate = if native {
+        Vec::new()
+    } else {
+        recipe
+            .generate
+            .iter()
+            .map(|p| hook(p, "generate", &d.src))
+            .collect::<Result<Vec<_>>>()?
+    };
+    if !generate.is_empty() && tree_native.is_none() {
+        bail!("recipe {name}: [[generate]] steps run with the [native] build's programs, and the recipe has no [native] section");
     }
+    let post = recipe.post.iter().map(|p| hook(p, "post", &d.build)).collect::<Result<Vec<_>>>()?;
     let mut outputs = BTreeMap::new();
     for (from, to) in &recipe.build.outputs {
         outputs.insert(d.build.join(vars.subst(name, from)?), to.clone());
@@ -828,6 +849,8 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         let _ = write!(shim_part, "|{}", strip_paths(&flags.cflags.join(" "), &strip));
     }
     let native_stamp = tree_native.as_ref().map(|n| n.stamp.clone()).unwrap_or_default();
+    let generate_text: Vec<String> = generate.iter().map(|(_, c)| c.display_without_paths(&strip)).collect();
+    let generate_joined = generate_text.join("\n");
     let configure_text = configure.as_ref().map(|c| c.display_without_paths(&strip)).unwrap_or_default();
     let patches_joined = patch_text.join(",");
     let deps_joined = dep_text.join(",");
@@ -840,6 +863,9 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         &deps_joined,
         &native_stamp,
     ];
+    if !generate.is_empty() {
+        tree_parts.push(&generate_joined);
+    }
     let toolchain_text = cmake_toolchain.as_deref().map(|t| strip_paths(t, &strip));
     if let Some(t) = &toolchain_text {
         tree_parts.push(t);
@@ -902,6 +928,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     if let Some(n) = tree_native {
         steps.push(Step::Native(Box::new(n)));
     }
+    steps.extend(generate.into_iter().map(|(name, cmd)| Step::Generate { name, cmd }));
     if let Some(c) = configure {
         steps.push(Step::Configure(c));
     }
@@ -1214,6 +1241,49 @@ mod tests {
         // Phases never go backwards.
         let phases: Vec<Phase> = p.steps.iter().map(Step::phase).collect();
         assert!(phases.windows(2).all(|w| w[0] as u8 <= w[1] as u8), "{phases:?}");
+    }
+
+    #[test]
+    fn php_generates_its_vm_with_its_native_build_before_configure() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        let p = plan_of(root.path(), "php", None).unwrap();
+        let kinds: Vec<&str> = p.steps.iter().map(Step::kind).skip(p.deps().count()).collect();
+        assert_eq!(
+            &kinds[..6],
+            ["fetch", "unpack", "patch", "shims", "native", "generate"],
+            "{kinds:?}"
+        );
+        assert_eq!(kinds[6], "configure");
+        let (cmd, cwd) = p
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Generate { cmd, .. } => Some((cmd.display(), cmd.cwd().to_path_buf())),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(cwd, p.dirs.src);
+        assert!(
+            cmd.contains(&format!("{}/sapi/cli/php", p.dirs.native.display())) && cmd.contains("zend_vm_gen.php --with-vm-kind="),
+            "{cmd}"
+        );
+        // The generator's command shapes the configured tree.
+        let path = root.path().join("recipes/php.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("--with-vm-kind=", "--without-specializer\", \"--with-vm-kind=")).unwrap();
+        let q = plan_of(root.path(), "php", None).unwrap();
+        assert_ne!(q.tree_stamp, p.tree_stamp);
+        // Without a [native] build there is nothing to generate with.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let start = text.find("[native]").unwrap();
+        let end = start + text[start..].find("[[generate]]").unwrap();
+        std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+        let e = plan_of(root.path(), "php", None).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("[[generate]] steps run with the [native] build's programs"),
+            "{e:#}"
+        );
     }
 
     #[test]
