@@ -3,7 +3,8 @@
 //! pipeline:
 //!
 //! * a recipe's `[native]` build from the same patched tree, which the
-//!   cross build needs (Ruby's baseruby, CPython's build python): a
+//!   cross build needs (Ruby's baseruby, CPython's build python, the PHP
+//!   that runs PHP's code generators for `[[generate]]`): a
 //!   [`crate::plan::Step::Native`] in the wasm plan;
 //! * the native side that `bench` and `test --native` compare against:
 //!   that same build, or (with `[bench] native_configure`) a separate

@@ -95,7 +95,8 @@ pub struct Recipe {
     #[serde(default)]
     pub deps: Vec<String>,
     /// An optional build for the build machine from the same source tree
-    /// (CPython's "build python", Ruby's baseruby), run before the cross build.
+    /// (CPython's "build python", Ruby's baseruby, PHP's generator PHP), run
+    /// before the cross build.
     #[serde(default)]
     pub native: Option<Native>,
     pub build: Build,
