@@ -768,10 +768,12 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             .env_remove("MAKEFLAGS")
     });
     let patch_text: Vec<&str> = patches.iter().map(|p| p.sha256.as_str()).collect();
+    let generate_steps: Vec<&crate::recipe::Post> = recipe.generate.iter().chain(&fl.generate).collect();
     let tree_native = recipe
         .native
         .as_ref()
         .filter(|_| !native)
+        .filter(|n| !n.only_for_generate || !generate_steps.is_empty())
         .map(|n| crate::native::plan_tree(recipe, n, &d, &vars, &tc.native, &patches, opts.jobs))
         .transpose()?;
     // The native side's libraries: the flavour's, built for the build
@@ -816,8 +818,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     let generate = if native {
         Vec::new()
     } else {
-        recipe
-            .generate
+        generate_steps
             .iter()
             .map(|p| hook(p, "generate", &d.src))
             .collect::<Result<Vec<_>>>()?
@@ -1244,17 +1245,22 @@ mod tests {
     }
 
     #[test]
-    fn php_generates_its_vm_with_its_native_build_before_configure() {
+    fn php_goto_flavour_generates_its_vm_with_its_native_build_before_configure() {
         let root = tempfile::tempdir().unwrap();
         copy_repo(root.path());
-        let p = plan_of(root.path(), "php", None).unwrap();
+        // The default flavour neither builds the generator PHP nor generates.
+        let def = plan_of(root.path(), "php", None).unwrap();
+        assert!(def.tree_native().is_none());
+        assert!(!def.steps.iter().any(|s| s.kind() == "generate"));
+        let p = plan_of(root.path(), "php", Some("goto")).unwrap();
         let kinds: Vec<&str> = p.steps.iter().map(Step::kind).skip(p.deps().count()).collect();
         assert_eq!(
-            &kinds[..6],
-            ["fetch", "unpack", "patch", "shims", "native", "generate"],
+            &kinds[..7],
+            ["fetch", "unpack", "patch", "shims", "native", "generate", "configure"],
             "{kinds:?}"
         );
-        assert_eq!(kinds[6], "configure");
+        // The flavour extends the default one: same extensions.
+        assert!(configure_of(&p).contains("--enable-mbstring"));
         let (cmd, cwd) = p
             .steps
             .iter()
@@ -1265,21 +1271,22 @@ mod tests {
             .unwrap();
         assert_eq!(cwd, p.dirs.src);
         assert!(
-            cmd.contains(&format!("{}/sapi/cli/php", p.dirs.native.display())) && cmd.contains("zend_vm_gen.php --with-vm-kind="),
+            cmd.contains(&format!("{}/sapi/cli/php", p.dirs.native.display())) && cmd.contains("zend_vm_gen.php --with-vm-kind=GOTO"),
             "{cmd}"
         );
         // The generator's command shapes the configured tree.
         let path = root.path().join("recipes/php.toml");
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replace("--with-vm-kind=", "--without-specializer\", \"--with-vm-kind=")).unwrap();
-        let q = plan_of(root.path(), "php", None).unwrap();
+        std::fs::write(&path, text.replace("--with-vm-kind=GOTO", "--with-vm-kind=SWITCH")).unwrap();
+        let q = plan_of(root.path(), "php", Some("goto")).unwrap();
         assert_ne!(q.tree_stamp, p.tree_stamp);
+        assert_eq!(plan_of(root.path(), "php", None).unwrap().tree_stamp, def.tree_stamp);
         // Without a [native] build there is nothing to generate with.
         let text = std::fs::read_to_string(&path).unwrap();
         let start = text.find("[native]").unwrap();
-        let end = start + text[start..].find("[[generate]]").unwrap();
+        let end = start + text[start..].find("[build]").unwrap();
         std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
-        let e = plan_of(root.path(), "php", None).unwrap_err();
+        let e = plan_of(root.path(), "php", Some("goto")).unwrap_err();
         assert!(
             format!("{e:#}").contains("[[generate]] steps run with the [native] build's programs"),
             "{e:#}"
