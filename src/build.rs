@@ -265,17 +265,17 @@ impl Exec<'_, '_> {
             Step::Tool(t) => {
                 crate::tools::ensure(self.b.layout, t, self.b.config.offline)?;
             }
-            Step::Generate { name, cmd } => {
+            Step::Generate { name, cmd } | Step::Post { name, cmd } => {
+                // Logs numbered per kind: generate-0.log, post-0.log, …
+                let count = if matches!(step, Step::Generate { .. }) {
+                    &mut self.generates
+                } else {
+                    &mut self.posts
+                };
+                let n = *count;
+                *count += 1;
                 let stage = progress.stage(format!("{id}: {name}"));
-                let log = self.log(&format!("generate-{}.log", self.generates));
-                self.generates += 1;
-                cmd.run(&log).with_context(|| format!("{id}: {name}"))?;
-                stage.done("done");
-            }
-            Step::Post { name, cmd } => {
-                let stage = progress.stage(format!("{id}: {name}"));
-                let log = self.log(&format!("post-{}.log", self.posts));
-                self.posts += 1;
+                let log = self.log(&format!("{}-{n}.log", step.kind()));
                 cmd.run(&log).with_context(|| format!("{id}: {name}"))?;
                 stage.done("done");
             }

@@ -70,12 +70,12 @@ impl Cmd {
         self
     }
 
-    /// A shell-like rendering for logs and error messages.
     /// Where it runs.
     pub fn cwd(&self) -> &Path {
         &self.cwd
     }
 
+    /// A shell-like rendering for logs and error messages.
     pub fn display(&self) -> String {
         let mut s = String::new();
         for (k, v) in &self.env {

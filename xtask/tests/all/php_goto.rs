@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use crate::support::{repo, text, xtask};
+use crate::support::{repo, run_with, text, xtask};
 
 fn built() {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -20,14 +20,7 @@ fn built() {
 
 fn php(args: &[&str]) -> (i32, String, String) {
     built();
-    let mut argv = vec!["run", "php", "--flavor", "goto", "--"];
-    argv.extend_from_slice(args);
-    let out = xtask(&argv, repo());
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    run_with("php", repo(), &["--flavor", "goto"], args)
 }
 
 #[test]

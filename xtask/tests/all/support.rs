@@ -77,7 +77,15 @@ pub fn build(interp: &str, expected_suffix: &str) -> String {
 
 /// `cargo xtask run <interp> -- args` in `cwd`: (status, stdout, stderr).
 pub fn run_in(interp: &str, cwd: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut all = vec!["run", interp, "--"];
+    run_with(interp, cwd, &[], args)
+}
+
+/// `cargo xtask run <interp> <run_flags> -- args` in `cwd` (e.g. `--flavor
+/// full`): (status, stdout, stderr).
+pub fn run_with(interp: &str, cwd: &Path, run_flags: &[&str], args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["run", interp];
+    all.extend_from_slice(run_flags);
+    all.push("--");
     all.extend_from_slice(args);
     let out = xtask(&all, cwd);
     (

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use crate::support::{repo, run_in, text, xtask};
+use crate::support::{repo, run_in, run_with, text, xtask};
 
 pub(super) fn built() {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -29,16 +29,8 @@ fn full(args: &[&str]) -> (i32, String, String) {
 /// `run php --flavor full <run_flags> -- <args>` in `cwd`.
 pub(super) fn full_in(cwd: &std::path::Path, run_flags: &[&str], args: &[&str]) -> (i32, String, String) {
     built();
-    let mut argv = vec!["run", "php", "--flavor", "full"];
-    argv.extend_from_slice(run_flags);
-    argv.push("--");
-    argv.extend_from_slice(args);
-    let out = xtask(&argv, cwd);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    let flags: Vec<&str> = ["--flavor", "full"].iter().chain(run_flags).copied().collect();
+    run_with("php", cwd, &flags, args)
 }
 
 #[test]
