@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::plan::Vars;
 use crate::project::Project;
 use crate::recipe::Workload;
-use crate::runtime::{Module, RunSpec, Runtime, Stdio, Use};
+use crate::runtime::{Program, RunSpec, Runtime, Stdio, Use};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
@@ -47,7 +47,8 @@ pub struct Row {
 
 pub struct WasmSide<'a> {
     pub runtime: &'a Runtime,
-    pub module: &'a Module,
+    /// The module, or its start-up snapshot (`[run.snapshot]`).
+    pub program: &'a Program,
     /// The recipe's `[run]` (`RunSpec::for_recipe`) plus any extra dirs;
     /// each run appends the workload's arguments.
     pub base: RunSpec,
@@ -70,7 +71,7 @@ pub fn time_wasm(w: &WasmSide<'_>, args: &[String]) -> Result<f64> {
     };
     spec.argv.extend(args.iter().cloned());
     let t = Instant::now();
-    let out = w.runtime.run(w.module, &spec)?;
+    let out = w.runtime.run_program(w.program, &spec)?;
     let secs = t.elapsed().as_secs_f64();
     if out.status != 0 {
         bail!(
@@ -219,6 +220,9 @@ pub struct BenchOptions {
     /// `cargo xtask`'s own executable: start-up workloads also time whole
     /// `run` processes with it.
     pub exe: Option<PathBuf>,
+    /// Resume the wasm side from the recipe's start-up snapshot, if it has
+    /// one; start-up workloads then also get a row from scratch.
+    pub snapshot: bool,
 }
 
 /// The web-serving workload's name: it runs only when asked for by name
@@ -276,12 +280,29 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Results> {
         let native_dir = &plan.native_side.as_ref().expect("native_side succeeded").0.dir;
         // The engine `run` uses for this recipe.
         let runtime = project.runtime(Use::Bench, &plan.recipe.run)?;
-        let module = runtime.load(&plan.module())?;
         let mut base = RunSpec::for_recipe(&plan.recipe.run, &plan.dirs.out).with_cwd(repo, &plan.recipe.run);
         base.dirs.push((plan.dirs.src.clone(), plan.dirs.src.display().to_string()));
+        let plain = Program::Module(runtime.load(&plan.module())?);
+        let program = if opts.snapshot {
+            // Taken with the native side's pre-args (PHP's -n), which the
+            // workloads start with too, so that they fit it.
+            let (p, note) = runtime.program(&plan.module(), &plan.recipe.run, &plan.dirs.out, &base, &b.native_args)?;
+            if let Some(n) = note {
+                project.progress.println(format!("bench {}: {n}", plan.recipe.name));
+            }
+            p
+        } else {
+            plain.clone()
+        };
+        let resumes = matches!(program, Program::Snapshot { .. });
         let wasm = WasmSide {
             runtime: &runtime,
-            module: &module,
+            program: &program,
+            base: base.clone(),
+        };
+        let scratch = WasmSide {
+            runtime: &runtime,
+            program: &plain,
             base,
         };
         let native = NativeSide {
@@ -294,7 +315,12 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Results> {
         vars.set("src", plan.dirs.src.display().to_string());
         vars.set("repo", repo.display().to_string());
         vars.set("native", native_dir.display().to_string());
-        let total = workloads.len() * opts.runs * 2;
+        let extra = if resumes {
+            workloads.iter().filter(|w| is_startup(&w.name)).count()
+        } else {
+            0
+        };
+        let total = (workloads.len() + extra) * opts.runs * 2;
         let bar = project.progress.counter(format!("bench {}", plan.recipe.name), total as u64);
         for w in &workloads {
             let args = vars.subst_all(&plan.recipe.name, &w.args)?;
@@ -317,6 +343,24 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Results> {
                     t
                 },
             )?);
+            if resumes && is_startup(&w.name) {
+                // The snapshot's A/B: the same start-up from scratch.
+                rows.push(measure(
+                    &plan.recipe.name,
+                    &format!("{} [in-process, from scratch]", w.name),
+                    opts.runs,
+                    || {
+                        let t = time_wasm(&scratch, &args).with_context(ctx_of);
+                        bar.inc(1);
+                        t
+                    },
+                    || {
+                        let t = time_native(&native, &native_args).with_context(ctx_of);
+                        bar.inc(1);
+                        t
+                    },
+                )?);
+            }
             if let (true, Some(exe)) = (is_startup(&w.name), &opts.exe) {
                 // Whole processes: `cargo xtask run` (module cache warm) vs native.
                 let mut run_args = vec!["run".to_string(), interp.clone(), "--".to_string()];

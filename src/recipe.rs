@@ -193,18 +193,26 @@ pub struct Serve {
     /// A pre-initialised snapshot of the CGI module, taken when the server
     /// starts (absent: every request starts the program from scratch).
     #[serde(default)]
-    pub snapshot: Option<ServeSnapshot>,
+    pub snapshot: Option<Snapshot>,
 }
 
-/// `[serve.snapshot]`: the module's exports for wasmtime's Wizer.
+/// `[serve.snapshot]` and `[run.snapshot]`: the module's exports for
+/// wasmtime's Wizer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServeSnapshot {
+pub struct Snapshot {
     /// Runs the start-up to capture, then returns.
     pub init: String,
     /// Becomes the snapshot's `_start`: the rest of a run.
     pub resume: String,
-    /// Environment for the initialisation only, on top of the server's.
+    /// `() -> i32`, called on an instance of the snapshot before `resume`:
+    /// non-zero when the instance's own arguments and environment select
+    /// the start-up the snapshot captured. Zero: the module runs from
+    /// scratch instead. Required for `[run.snapshot]`, whose command lines
+    /// vary; a server's requests all share one start-up.
+    #[serde(default)]
+    pub check: Option<String>,
+    /// Environment for the initialisation only, on top of the run's.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Guest functions that may draw entropy during the initialisation
@@ -212,6 +220,11 @@ pub struct ServeSnapshot {
     /// the snapshot.
     #[serde(default)]
     pub entropy_callers: Vec<String>,
+    /// Output-tree files and directories the start-up may read (ini and
+    /// config files): their contents, or their absence, are part of the
+    /// snapshot's cache key.
+    #[serde(default)]
+    pub reads: Vec<String>,
 }
 
 /// `cargo xtask test`: which upstream suite runner and which paths.
@@ -538,6 +551,11 @@ pub struct Run {
     /// preopen as they are.
     #[serde(default)]
     pub chdir_args: Vec<String>,
+    /// `run`, `bench` and `test` resume instances from a snapshot taken
+    /// after the interpreter's start-up (see [`Snapshot`]; `check` is
+    /// required here).
+    #[serde(default)]
+    pub snapshot: Option<Snapshot>,
 }
 
 /// Toolchain recipe (`recipes/toolchain.toml`).
@@ -733,6 +751,12 @@ impl Recipe {
                     path.display()
                 );
             }
+        }
+        if self.run.snapshot.as_ref().is_some_and(|s| s.check.is_none()) {
+            bail!(
+                "{}: [run.snapshot] needs `check`, the export that says whether an instance's command line fits the snapshot",
+                path.display()
+            );
         }
         let script_ok = match self.build.system {
             BuildSystem::Script => self.build.script.is_some(),

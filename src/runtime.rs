@@ -132,6 +132,9 @@ pub struct Runtime {
     interruptible: bool,
     /// Print cache hits/misses and timings to stderr.
     pub verbose: bool,
+    /// Runs of a snapshot [`Program`]: resumed, and started from scratch
+    /// because the check said no.
+    snapshot_runs: Arc<[std::sync::atomic::AtomicUsize; 2]>,
 }
 
 pub struct Host {
@@ -239,12 +242,47 @@ impl RunSpec {
     }
 }
 
+/// What a run starts: a module, or a pre-initialised snapshot of it (see
+/// [`Runtime::preinitialize`]) whose instance first answers `check`; when
+/// it says the run's arguments and environment select another start-up
+/// than the snapshot captured, the run starts `module` from scratch.
+#[derive(Clone)]
+pub enum Program {
+    Module(Module),
+    Snapshot {
+        snapshot: Module,
+        check: String,
+        /// The module itself, loaded when a run first needs it.
+        wasm: PathBuf,
+        module: Arc<std::sync::OnceLock<Module>>,
+    },
+}
+
+impl Program {
+    /// The module a plain run starts.
+    pub fn module(&self, rt: &Runtime) -> Result<Module> {
+        match self {
+            Program::Module(m) => Ok(m.clone()),
+            Program::Snapshot { wasm, module, .. } => {
+                if let Some(m) = module.get() {
+                    return Ok(m.clone());
+                }
+                let m = rt.load(wasm)?;
+                Ok(module.get_or_init(|| m).clone())
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
     /// Exit status: the guest's `proc_exit`, 0 if `_start` returned.
     pub status: i32,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// The run resumed from a snapshot (false: the module ran from
+    /// scratch).
+    pub resumed: bool,
     /// Set when the guest trapped (status is then 134).
     pub trap: Option<String>,
     pub timed_out: bool,
@@ -307,6 +345,7 @@ impl Runtime {
             ticker_stop,
             interruptible: opts.interruptible,
             verbose: false,
+            snapshot_runs: Arc::default(),
         })
     }
 
@@ -398,11 +437,37 @@ impl Runtime {
     /// Run `module`'s `_start` once in a fresh store, on a thread with a
     /// large native stack.
     pub fn run(&self, module: &Module, spec: &RunSpec) -> Result<Outcome> {
+        self.run_program(&Program::Module(module.clone()), spec)
+    }
+
+    /// Of the snapshot [`Program`] runs so far: how many resumed, and how
+    /// many started from scratch because their command line or environment
+    /// did not fit the snapshot.
+    pub fn snapshot_runs(&self) -> (usize, usize) {
+        let [resumed, from_scratch] = &*self.snapshot_runs;
+        (resumed.load(Ordering::Relaxed), from_scratch.load(Ordering::Relaxed))
+    }
+
+    /// Run a [`Program`]: a snapshot's instance that fits the spec resumes,
+    /// otherwise the module runs from scratch in a fresh store.
+    pub fn run_program(&self, program: &Program, spec: &RunSpec) -> Result<Outcome> {
         std::thread::scope(|s| {
             std::thread::Builder::new()
                 .name("kiln-guest".into())
                 .stack_size(256 << 20)
-                .spawn_scoped(s, || self.run_here(module, spec))
+                .spawn_scoped(s, || match program {
+                    Program::Module(m) => Ok(self.run_here(m, spec, None)?.expect("no check, an outcome")),
+                    Program::Snapshot { snapshot, check, .. } => match self.run_here(snapshot, spec, Some(check))? {
+                        Some(o) => {
+                            self.snapshot_runs[0].fetch_add(1, Ordering::Relaxed);
+                            Ok(o)
+                        }
+                        None => {
+                            self.snapshot_runs[1].fetch_add(1, Ordering::Relaxed);
+                            Ok(self.run_here(&program.module(self)?, spec, None)?.expect("no check, an outcome"))
+                        }
+                    },
+                })
                 .expect("spawning the guest thread")
                 .join()
                 .unwrap_or_else(|_| Err(anyhow!("the guest thread panicked")))
@@ -518,7 +583,10 @@ impl Runtime {
         Ok((store, out_pipe, err_pipe))
     }
 
-    fn run_here(&self, module: &Module, spec: &RunSpec) -> Result<Outcome> {
+    /// One run in a fresh store. With `check` (a snapshot's), the export is
+    /// called first, and a zero answer ends the run before it starts:
+    /// `Ok(None)`.
+    fn run_here(&self, module: &Module, spec: &RunSpec, check: Option<&str>) -> Result<Option<Outcome>> {
         let start = Instant::now();
         let (mut store, out_pipe, err_pipe) = self.new_store(spec)?;
         let deadline_ticks = spec.timeout.map(|t| (t.as_millis() / TICK.as_millis()).max(1) as u64);
@@ -548,8 +616,20 @@ impl Runtime {
                     Ok(wasmtime::UpdateDeadline::Continue(1))
                 });
             }
-            inst.get_typed_func::<(), ()>(&mut store, "_start")?.call(&mut store, ())
+            if let Some(check) = check {
+                if inst.get_typed_func::<(), i32>(&mut store, check)?.call(&mut store, ())? == 0 {
+                    return Ok(false);
+                }
+            }
+            inst.get_typed_func::<(), ()>(&mut store, "_start")?.call(&mut store, ())?;
+            Ok(true)
         });
+        outcome.resumed = check.is_some();
+        let result = match result {
+            Ok(false) => return Ok(None),
+            Ok(true) => Ok(()),
+            Err(e) => Err(e),
+        };
         match result {
             Ok(()) => outcome.status = 0,
             Err(e) => {
@@ -574,7 +654,7 @@ impl Runtime {
         outcome.stdout = out_pipe.contents().to_vec();
         outcome.stderr = err_pipe.contents().to_vec();
         outcome.elapsed = start.elapsed();
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 }
 
@@ -750,6 +830,90 @@ impl Runtime {
         write_atomic(&out, &snapshot)?;
         Ok(Ok(self.load(&out)?))
     }
+}
+
+impl Runtime {
+    /// What `run`, `bench` and `test` start for a recipe's module (`wasm`,
+    /// built into `out`) under the spec `live`: with `[run.snapshot]`, a
+    /// snapshot taken after the start-up of `argv0`, the recipe's arguments
+    /// and `init_args`, with the recipe's environment and directories (a
+    /// caller that shares a longer fixed command line, like a test runner,
+    /// passes it as `init_args`, so that its runs fit). The snapshot is
+    /// cached by its inputs, the `reads` files among them. A spec that maps
+    /// one of the recipe's guest paths to another host directory starts
+    /// from scratch, as does every run when the snapshot is refused; the
+    /// note says why.
+    pub fn program(
+        &self,
+        wasm: &Path,
+        run: &crate::recipe::Run,
+        out: &Path,
+        live: &RunSpec,
+        init_args: &[String],
+    ) -> Result<(Program, Option<String>)> {
+        let Some(snap) = &run.snapshot else {
+            return Ok((Program::Module(self.load(wasm)?), None));
+        };
+        let mut init = RunSpec::for_recipe(run, out);
+        init.argv.extend(init_args.iter().cloned());
+        init.env.extend(snap.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some((h, g)) = init.dirs.iter().find(|(h, g)| !live.dirs.iter().any(|(lh, lg)| lg == g && lh == h)) {
+            let note = format!("no snapshot: the run does not map {} as {g}, as start-up saw it", h.display());
+            return Ok((Program::Module(self.load(wasm)?), Some(note)));
+        }
+        let mut key_extra = Vec::new();
+        for r in &snap.reads {
+            key_extra.extend(format!("read {r}\0").as_bytes());
+            hash_tree(&out.join(r), &mut key_extra)?;
+        }
+        let p = Preinit {
+            init: snap.init.clone(),
+            resume: snap.resume.clone(),
+            key_extra,
+            entropy_callers: snap.entropy_callers.clone(),
+        };
+        let check = snap.check.clone().expect("validated: [run.snapshot] has check");
+        match self.preinitialize(wasm, &init, &p)? {
+            Ok(snapshot) => Ok((
+                Program::Snapshot {
+                    snapshot,
+                    check,
+                    wasm: wasm.to_path_buf(),
+                    module: Arc::default(),
+                },
+                None,
+            )),
+            Err(Refused(why)) => Ok((Program::Module(self.load(wasm)?), Some(format!("no snapshot: {why}")))),
+        }
+    }
+}
+
+/// Append what identifies `path`'s contents to `key`: a file's sha256, a
+/// directory's entries in order, or that nothing is there.
+fn hash_tree(path: &Path, key: &mut Vec<u8>) -> Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            key.extend(b"absent\0");
+            return Ok(());
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    if meta.is_dir() {
+        let mut names: Vec<_> = fs::read_dir(path)
+            .with_context(|| format!("listing {}", path.display()))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<std::io::Result<_>>()?;
+        names.sort();
+        for n in names {
+            key.extend(format!("entry {}\0", n.to_string_lossy()).as_bytes());
+            hash_tree(&path.join(n), key)?;
+        }
+    } else {
+        key.extend(crate::fsutil::sha256_file(path)?.as_bytes());
+        key.push(0);
+    }
+    Ok(())
 }
 
 /// A guest's cooperative timer (WASI has no timer signals). A module may
@@ -950,6 +1114,7 @@ pub fn run_native(binary: &Path, pre_args: &[String], spec: &RunSpec) -> Result<
         hit_memory_limit: false,
         elapsed: start.elapsed(),
         instantiate: Duration::ZERO,
+        resumed: false,
     })
 }
 

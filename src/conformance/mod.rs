@@ -41,7 +41,8 @@ pub struct SuiteEnv<'a> {
 pub enum Exec<'a> {
     Wasm {
         runtime: &'a Runtime,
-        module: &'a wasmtime::Module,
+        /// The module, or its start-up snapshot (`[run.snapshot]`).
+        program: &'a crate::runtime::Program,
     },
     Native {
         binary: PathBuf,
@@ -72,7 +73,7 @@ impl SuiteEnv<'_> {
     /// Run one spec on this side.
     pub fn run(&self, spec: &RunSpec) -> Result<crate::runtime::Outcome> {
         match &self.exec {
-            Exec::Wasm { runtime, module } => runtime.run(module, spec),
+            Exec::Wasm { runtime, program } => runtime.run_program(program, spec),
             Exec::Native { binary, args, .. } => crate::runtime::run_native(binary, args, spec),
         }
     }
@@ -97,6 +98,16 @@ pub fn runner<'a>(kind: RunnerKind, env: SuiteEnv<'a>) -> Result<Box<dyn Runner 
         RunnerKind::Regrtest => Box::new(regrtest::Regrtest::new(env)?),
         RunnerKind::RubyBootstraptest => Box::new(rubytest::RubyTest::new(env)?),
     })
+}
+
+/// The arguments after argv0 that a runner gives every test, as far as
+/// they select the interpreter's start-up: a start-up snapshot taken with
+/// them fits the tests that add nothing to them.
+pub fn fixed_args(kind: RunnerKind) -> Vec<String> {
+    match kind {
+        RunnerKind::Phpt => phpt::fixed_args(),
+        RunnerKind::Regrtest | RunnerKind::RubyBootstraptest => Vec::new(),
+    }
 }
 
 /// A per-test time limit that suits the runner's granularity.

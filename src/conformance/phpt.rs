@@ -341,10 +341,11 @@ impl PhptEnv<'_> {
     }
 
     fn ini_args(&self, extra: &[String]) -> Vec<String> {
-        let mut v = vec!["php".to_string(), "-n".to_string()];
-        for i in INI_OVERWRITES.iter().map(|s| s.to_string()).chain(extra.iter().cloned()) {
+        let mut v = vec!["php".to_string()];
+        v.extend(fixed_args());
+        for i in extra {
             v.push("-d".into());
-            v.push(i);
+            v.push(i.clone());
         }
         v
     }
@@ -369,6 +370,17 @@ fn base_env(tmp: &Path) -> Vec<(String, String)> {
         ("TMPDIR".to_string(), "/tmp".to_string()),
     ])
     .collect()
+}
+
+/// What every test's command line starts with after argv0: no php.ini,
+/// and run-tests.php's ini overrides.
+pub fn fixed_args() -> Vec<String> {
+    let mut v = vec!["-n".to_string()];
+    for i in INI_OVERWRITES {
+        v.push("-d".into());
+        v.push(i.to_string());
+    }
+    v
 }
 
 /// Run one .phpt file (with FLAKY retry) and judge it.

@@ -10,7 +10,7 @@ use super::report::Report;
 use super::{Baseline, Exec, Outcome, SuiteEnv, TestResult};
 use crate::plan::BuildPlan;
 use crate::project::Project;
-use crate::runtime::Use;
+use crate::runtime::{Program, RunSpec, Use};
 
 #[derive(Debug, Clone)]
 pub struct SuiteOptions {
@@ -25,6 +25,8 @@ pub struct SuiteOptions {
     pub memory_mib: usize,
     /// Also run the same tests on the native build of the same tarball.
     pub native: bool,
+    /// Resume tests from the recipe's start-up snapshot, if it has one.
+    pub snapshot: bool,
 }
 
 /// A finished suite run, held against its baseline.
@@ -42,6 +44,9 @@ pub struct SuiteRun {
     pub wall: f64,
     /// Wall time of the native side, with `native`.
     pub native_wall: Option<f64>,
+    /// With a start-up snapshot: guest runs that resumed from it, and runs
+    /// that started from scratch because their options did not fit it.
+    pub snapshot_runs: Option<(usize, usize)>,
 }
 
 impl SuiteRun {
@@ -92,7 +97,22 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         None
     };
     let rt = project.runtime(Use::Test, &plan.recipe.run)?;
-    let module = rt.load(&plan.module())?;
+    let (program, note) = if opts.snapshot {
+        // Every test's spec maps the recipe's directories as they are.
+        let live = RunSpec::for_recipe(&plan.recipe.run, &plan.dirs.out);
+        rt.program(
+            &plan.module(),
+            &plan.recipe.run,
+            &plan.dirs.out,
+            &live,
+            &super::fixed_args(suite.runner),
+        )?
+    } else {
+        (Program::Module(rt.load(&plan.module())?), None)
+    };
+    if let Some(n) = note {
+        project.progress.println(format!("test {}: {n}", plan.recipe.name));
+    }
     let tmp = tempfile::tempdir()?;
     let timeout = opts.timeout.unwrap_or_else(|| super::default_timeout(suite.runner));
     let env = |exec| SuiteEnv {
@@ -108,7 +128,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         suite.runner,
         env(Exec::Wasm {
             runtime: &rt,
-            module: &module,
+            program: &program,
         }),
     )?;
     let tests = runner.discover(&paths, opts.filter.as_deref())?;
@@ -121,6 +141,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
     let start = Instant::now();
     let mut results = super::run_parallel(&tests, &|p| runner.serial(p), opts.jobs, &project.progress, |p| runner.run(p));
     let wall = start.elapsed().as_secs_f64();
+    let snapshot_runs = matches!(program, Program::Snapshot { .. }).then(|| rt.snapshot_runs());
     let mut native_wall = None;
     if let Some(exec) = native {
         let start = Instant::now();
@@ -146,6 +167,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         baseline_path,
         wall,
         native_wall,
+        snapshot_runs,
     })
 }
 

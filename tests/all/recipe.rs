@@ -65,3 +65,16 @@ fn unknown_build_system_and_runner_are_rejected_at_parse_time() {
         assert!(err.contains(word), "{err}");
     }
 }
+
+#[test]
+fn a_run_snapshot_without_its_check_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(repo().join("recipes/php.toml")).unwrap();
+    let find = "check = \"kiln_cli_fits\"\n";
+    assert!(text.contains(find));
+    let p = dir.path().join("php.toml");
+    fs::write(&p, text.replacen(find, "", 1)).unwrap();
+    let err = format!("{:#}", Recipe::load(&p).unwrap_err());
+    assert!(err.contains("[run.snapshot] needs `check`"), "{err}");
+    assert!(err.contains(&p.display().to_string()), "{err}");
+}

@@ -126,3 +126,87 @@ fn a_guest_deadline_cell_gets_its_flags_set_once_the_deadline_passes() {
     assert_eq!(out.status, 7, "{out:?}");
     assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
 }
+
+/// `init` leaves 7 in memory; an instance fits when it has exactly one
+/// argument; `resume` exits with what `init` left, `_start` with that plus
+/// 100 (so 100 from scratch).
+const SNAPSHOTTABLE: &str = r#"(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "init") (i32.store (i32.const 0) (i32.const 7)))
+  (func (export "fits") (result i32)
+    (drop (call $sizes (i32.const 8) (i32.const 12)))
+    (i32.eq (i32.load (i32.const 8)) (i32.const 1)))
+  (func (export "resume") (call $exit (i32.load (i32.const 0))))
+  (func (export "_start") (call $exit (i32.add (i32.load (i32.const 0)) (i32.const 100)))))"#;
+
+#[test]
+fn a_snapshot_resumes_only_the_runs_that_fit_it_and_is_keyed_by_what_start_up_reads() {
+    use kiln::recipe::{Run, Snapshot};
+    use kiln::runtime::Program;
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(&dir.path().join("cache"), &EngineOptions::default()).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("lib")).unwrap();
+    std::fs::write(out.join("lib/app.ini"), "a=1\n").unwrap();
+    let wasm = out.join("m.wasm");
+    std::fs::write(&wasm, wat::parse_str(SNAPSHOTTABLE).unwrap()).unwrap();
+    let run = Run {
+        argv0: "t".into(),
+        dirs: [("lib".to_string(), "/lib".to_string())].into(),
+        snapshot: Some(Snapshot {
+            init: "init".into(),
+            resume: "resume".into(),
+            check: Some("fits".into()),
+            env: Default::default(),
+            entropy_callers: vec![],
+            reads: vec!["lib/app.ini".into()],
+        }),
+        ..Default::default()
+    };
+    let live = || RunSpec {
+        stdout: Stdio::Bytes(vec![]),
+        stderr: Stdio::Bytes(vec![]),
+        ..RunSpec::for_recipe(&run, &out)
+    };
+    let (program, note) = rt.program(&wasm, &run, &out, &live(), &[]).unwrap();
+    assert!(note.is_none(), "{note:?}");
+    assert!(matches!(program, Program::Snapshot { .. }));
+    let o = rt.run_program(&program, &live()).unwrap();
+    assert_eq!((o.status, o.resumed), (7, true), "{o:?}");
+    // Another command line: the check says no, the module runs from scratch.
+    let mut two = live();
+    two.argv.push("x".into());
+    let o = rt.run_program(&program, &two).unwrap();
+    assert_eq!((o.status, o.resumed), (100, false), "{o:?}");
+    // Without the snapshot.
+    assert_eq!(
+        rt.run_program(&Program::Module(program.module(&rt).unwrap()), &live())
+            .unwrap()
+            .status,
+        100
+    );
+
+    let snapshots = || {
+        std::fs::read_dir(dir.path().join("cache/snapshots"))
+            .unwrap()
+            .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with("instrumented"))
+            .count()
+    };
+    assert_eq!(snapshots(), 1);
+    // The same inputs reuse it; a changed file that start-up reads does not.
+    rt.program(&wasm, &run, &out, &live(), &[]).unwrap();
+    assert_eq!(snapshots(), 1);
+    std::fs::write(out.join("lib/app.ini"), "a=2\n").unwrap();
+    let (p2, _) = rt.program(&wasm, &run, &out, &live(), &[]).unwrap();
+    assert!(matches!(p2, Program::Snapshot { .. }));
+    assert_eq!(snapshots(), 2);
+
+    // A run that maps the recipe's guest path elsewhere starts from scratch.
+    let mut moved = live();
+    moved.dirs = vec![(dir.path().to_path_buf(), "/lib".into())];
+    let (p3, note) = rt.program(&wasm, &run, &out, &moved, &[]).unwrap();
+    assert!(matches!(p3, Program::Module(_)));
+    assert!(note.unwrap().contains("does not map"));
+}

@@ -25,6 +25,11 @@ pub struct BenchArgs {
     /// `--runs N` sends 400*N requests per column.
     #[arg(long, value_name = "TEXT")]
     pub workload: Vec<String>,
+    /// Start every wasm run from scratch instead of resuming the recipe's
+    /// start-up snapshot (`[run.snapshot]`). With the snapshot, start-up
+    /// workloads also get an `[in-process, from scratch]` row, the A/B.
+    #[arg(long)]
+    pub no_snapshot: bool,
 }
 
 pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -41,6 +46,7 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
             runs: a.runs,
             workloads: a.workload,
             exe: Some(std::env::current_exe()?),
+            snapshot: !a.no_snapshot,
         },
     )?;
     if !results.rows.is_empty() {

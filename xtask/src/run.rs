@@ -29,6 +29,12 @@ pub struct RunArgs {
     /// Stop the guest after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<f64>,
+    /// Start the interpreter from scratch instead of resuming a snapshot
+    /// taken after its start-up (`[run.snapshot]` in the recipe; made on
+    /// first use and cached). A command line or environment that selects
+    /// another start-up (PHP's -c/-n/-d) starts from scratch anyway.
+    #[arg(long)]
+    pub no_snapshot: bool,
     /// Arguments passed to the interpreter.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -71,16 +77,29 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
         &recipe.run,
     )?;
     rt.verbose = g.verbose;
-    let m = rt.load(&module)?;
-    let outcome = rt.run(&m, &spec)?;
+    let (program, note) = if a.no_snapshot {
+        (kiln::runtime::Program::Module(rt.load(&module)?), None)
+    } else {
+        rt.program(&module, &recipe.run, &out, &spec, &[])?
+    };
+    if let (true, Some(n)) = (g.verbose, note) {
+        eprintln!("kiln: {n}");
+    }
+    let outcome = rt.run_program(&program, &spec)?;
     if let Some(trap) = &outcome.trap {
         eprintln!("kiln: {} stopped: {trap}", recipe.name);
     }
     if g.verbose {
         eprintln!(
-            "kiln: exit status {} after {:.1} ms",
+            "kiln: exit status {} after {:.1} ms, {:.1} ms of it instantiating ({})",
             outcome.status,
-            outcome.elapsed.as_secs_f64() * 1e3
+            outcome.elapsed.as_secs_f64() * 1e3,
+            outcome.instantiate.as_secs_f64() * 1e3,
+            if outcome.resumed {
+                "resumed from the snapshot"
+            } else {
+                "from scratch"
+            }
         );
     }
     Ok(ExitCode::from((outcome.status & 0xff) as u8))

@@ -40,6 +40,11 @@ pub struct TestArgs {
     pub native: bool,
     #[arg(long)]
     pub flavor: Option<String>,
+    /// Start every test from scratch instead of resuming the recipe's
+    /// start-up snapshot (`[run.snapshot]`; tests whose own options select
+    /// another start-up start from scratch anyway).
+    #[arg(long)]
+    pub no_snapshot: bool,
 }
 
 pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
@@ -56,10 +61,16 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
             timeout: a.timeout.map(std::time::Duration::from_secs_f64),
             memory_mib: a.memory_mib,
             native: a.native,
+            snapshot: !a.no_snapshot,
         },
     )?;
     let report = run.report();
     print!("{}", report.table());
+    if let Some((resumed, scratch)) = run.snapshot_runs {
+        println!(
+            "start-up snapshot: {resumed} runs resumed from it, {scratch} started from scratch (their options select another start-up)"
+        );
+    }
     if let Some(w) = run.native_wall {
         println!("native side: {w:.1}s (the time above is the wasm side's)");
     }

@@ -251,6 +251,55 @@ fn script_by_relative_path() {
     assert_eq!((code, out.as_str()), (0, "yes s.php"), "{err}");
 }
 
+#[test]
+#[ignore = "slow tier: builds PHP"]
+fn runs_resume_from_the_start_up_snapshot_with_their_own_arguments_environment_and_directories() {
+    built();
+    let script = "<?php echo json_encode([$argv, getenv('X'), file_get_contents('f.txt'), file_get_contents('/data/d.txt'), ini_get('memory_limit')]);";
+    let (one, two) = (
+        crate::support::dir_with(&[("s.php", script), ("f.txt", "cwd one")]),
+        crate::support::dir_with(&[("s.php", script), ("f.txt", "cwd two")]),
+    );
+    let (d1, d2) = (
+        crate::support::dir_with(&[("d.txt", "data one")]),
+        crate::support::dir_with(&[("d.txt", "data two")]),
+    );
+    let run = |cwd: &Path, flags: &[&str], args: &[&str]| {
+        let mut all = vec!["-v", "run", "php"];
+        all.extend_from_slice(flags);
+        all.push("--");
+        all.extend_from_slice(args);
+        let out = xtask(&all, cwd);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), err)
+    };
+    let data1 = format!("{}::/data", d1.path().display());
+    let data2 = format!("{}::/data", d2.path().display());
+    let (code, out, err) = run(one.path(), &["--env", "X=1", "--dir", &data1], &["s.php", "a", "b"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, r#"[["s.php","a","b"],"1","cwd one","data one","128M"]"#, "{err}");
+    assert!(err.contains("(resumed from the snapshot)"), "{err}");
+    // Everything changed between runs: each run reads its own.
+    let (code, out, err) = run(two.path(), &["--env", "X=2", "--dir", &data2], &["s.php", "c"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, r#"[["s.php","c"],"2","cwd two","data two","128M"]"#, "{err}");
+    assert!(err.contains("(resumed from the snapshot)"), "{err}");
+    // An option that selects another start-up: from scratch, and it applies.
+    let (code, out, err) = run(two.path(), &["--dir", &data2], &["-d", "memory_limit=77M", "s.php"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, r#"[["s.php"],false,"cwd two","data two","77M"]"#, "{err}");
+    assert!(err.contains("(from scratch)"), "{err}");
+    // Usage output is the real run's, not the check's.
+    let (code, out, err) = run(two.path(), &[], &["-h"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("Usage: php"), "{out}");
+    assert!(err.contains("(from scratch)"), "{err}");
+    // And on request, no snapshot at all.
+    let (code, _, err) = run(two.path(), &["--no-snapshot", "--dir", &data2], &["s.php"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("(from scratch)"), "{err}");
+}
+
 mod apps;
 mod extensions;
 mod intl;
