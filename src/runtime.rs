@@ -192,12 +192,17 @@ impl RunSpec {
 
     /// The one guest-path rule: the host's current directory is mapped both
     /// as `.` and at its own absolute path, so relative paths and paths
-    /// made absolute from the working directory reach the same files. A
+    /// made absolute from the working directory reach the same files, and
+    /// named in `PWD` (kiln's WASI shims change into it at start). A
     /// recipe whose interpreter makes relative script paths absolute
     /// against WASI's initial `/` names `[run] chdir_args` (Ruby: `-C
     /// {cwd}`), inserted after argv0, so it changes there first.
     pub fn with_cwd(mut self, cwd: &Path, run: &crate::recipe::Run) -> RunSpec {
         let guest = cwd.display().to_string();
+        // Named as a shell names it; kiln's WASI shims change into it
+        // (wasi-libc itself starts in `/`).
+        self.env.retain(|(k, _)| k != "PWD");
+        self.env.push(("PWD".into(), guest.clone()));
         self.dirs.push((cwd.to_path_buf(), ".".into()));
         if guest != "/" {
             self.dirs.push((cwd.to_path_buf(), guest.clone()));
@@ -482,8 +487,9 @@ impl Runtime {
     /// directories is mapped there; the longer, real preopens still win for
     /// their paths. It is opt-in (recipe `[run] root_skeleton`) because a
     /// program that makes relative paths absolute against its cwd (`/` on
-    /// WASI), as PHP does, would then write into the read-only skeleton
-    /// instead of the `.` preopen. The skeleton is cached by its shape.
+    /// WASI), as PHP does without a `PWD` to change into, would then write
+    /// into the read-only skeleton instead of the `.` preopen. The skeleton
+    /// is cached by its shape.
     fn skeleton_root(&self, spec: &RunSpec) -> Result<Option<PathBuf>> {
         if !spec.root_skeleton || spec.dirs.iter().any(|(_, g)| g == "/") {
             return Ok(None);
@@ -1135,6 +1141,7 @@ mod tests {
         assert_eq!(spec.argv, ["ruby", "-C", "/home/u/app", "--disable-gems"]);
         assert!(spec.dirs.contains(&(PathBuf::from("/home/u/app"), ".".into())));
         assert!(spec.dirs.contains(&(PathBuf::from("/home/u/app"), "/home/u/app".into())));
+        assert_eq!(spec.env, [("PWD".to_string(), "/home/u/app".to_string())]);
         let plain = Run {
             argv0: "php".into(),
             ..Default::default()

@@ -59,7 +59,8 @@ pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     }
     .with_cwd(&std::env::current_dir()?, &recipe.run);
     spec.argv.extend(a.args.iter().cloned());
-    let mut env: std::collections::BTreeMap<String, String> = recipe.run.env.clone();
+    // The recipe's environment and PWD (from `with_cwd`), then the user's.
+    let mut env: std::collections::BTreeMap<String, String> = spec.env.iter().cloned().collect();
     for kv in &a.envs {
         let (k, v) = crate::parse_kv("--env", kv)?;
         env.insert(k, v);

@@ -255,7 +255,7 @@ fn script_by_relative_path() {
 #[ignore = "slow tier: builds PHP"]
 fn runs_resume_from_the_start_up_snapshot_with_their_own_arguments_environment_and_directories() {
     built();
-    let script = "<?php echo json_encode([$argv, getenv('X'), file_get_contents('f.txt'), file_get_contents('/data/d.txt'), ini_get('memory_limit')]);";
+    let script = "<?php echo json_encode([$argv, getenv('X'), file_get_contents('f.txt'), file_get_contents('/data/d.txt'), ini_get('memory_limit'), getcwd()], JSON_UNESCAPED_SLASHES);";
     let (one, two) = (
         crate::support::dir_with(&[("s.php", script), ("f.txt", "cwd one")]),
         crate::support::dir_with(&[("s.php", script), ("f.txt", "cwd two")]),
@@ -275,19 +275,27 @@ fn runs_resume_from_the_start_up_snapshot_with_their_own_arguments_environment_a
     };
     let data1 = format!("{}::/data", d1.path().display());
     let data2 = format!("{}::/data", d2.path().display());
+    let (cwd1, cwd2) = (
+        one.path().canonicalize().unwrap().display().to_string(),
+        two.path().canonicalize().unwrap().display().to_string(),
+    );
     let (code, out, err) = run(one.path(), &["--env", "X=1", "--dir", &data1], &["s.php", "a", "b"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, r#"[["s.php","a","b"],"1","cwd one","data one","128M"]"#, "{err}");
+    assert_eq!(
+        out,
+        format!(r#"[["s.php","a","b"],"1","cwd one","data one","128M","{cwd1}"]"#),
+        "{err}"
+    );
     assert!(err.contains("(resumed from the snapshot)"), "{err}");
     // Everything changed between runs: each run reads its own.
     let (code, out, err) = run(two.path(), &["--env", "X=2", "--dir", &data2], &["s.php", "c"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, r#"[["s.php","c"],"2","cwd two","data two","128M"]"#, "{err}");
+    assert_eq!(out, format!(r#"[["s.php","c"],"2","cwd two","data two","128M","{cwd2}"]"#), "{err}");
     assert!(err.contains("(resumed from the snapshot)"), "{err}");
     // An option that selects another start-up: from scratch, and it applies.
     let (code, out, err) = run(two.path(), &["--dir", &data2], &["-d", "memory_limit=77M", "s.php"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(out, r#"[["s.php"],false,"cwd two","data two","77M"]"#, "{err}");
+    assert_eq!(out, format!(r#"[["s.php"],false,"cwd two","data two","77M","{cwd2}"]"#), "{err}");
     assert!(err.contains("(from scratch)"), "{err}");
     // Usage output is the real run's, not the check's.
     let (code, out, err) = run(two.path(), &[], &["-h"]);
