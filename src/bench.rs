@@ -328,29 +328,19 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Results> {
             // wasm side's first ones when they are the same flag.
             let native_args: Vec<String> = args.iter().filter(|x| !b.native_args.contains(x)).cloned().collect();
             let ctx_of = || format!("{interp}: {}", w.name);
-            rows.push(measure(
-                &plan.recipe.name,
-                &format!("{} [in-process]", w.name),
-                opts.runs,
-                || {
-                    let t = time_wasm(&wasm, &args).with_context(ctx_of);
-                    bar.inc(1);
-                    t
-                },
-                || {
-                    let t = time_native(&native, &native_args).with_context(ctx_of);
-                    bar.inc(1);
-                    t
-                },
-            )?);
+            // With a snapshot, a start-up workload also runs from scratch:
+            // the snapshot's A/B.
+            let mut sides = vec![("in-process", &wasm)];
             if resumes && is_startup(&w.name) {
-                // The snapshot's A/B: the same start-up from scratch.
+                sides.push(("in-process, from scratch", &scratch));
+            }
+            for (label, side) in sides {
                 rows.push(measure(
                     &plan.recipe.name,
-                    &format!("{} [in-process, from scratch]", w.name),
+                    &format!("{} [{label}]", w.name),
                     opts.runs,
                     || {
-                        let t = time_wasm(&scratch, &args).with_context(ctx_of);
+                        let t = time_wasm(side, &args).with_context(ctx_of);
                         bar.inc(1);
                         t
                     },
