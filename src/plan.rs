@@ -1223,6 +1223,7 @@ mod tests {
                 "fetch",
                 "unpack",
                 "patch",
+                "shims",
                 "native",
                 "configure",
                 "make",

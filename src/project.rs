@@ -97,6 +97,20 @@ impl Project {
         self.builder().native_side(plan)
     }
 
+    /// The native side as a command, for `run --native`: its binary with
+    /// `[bench] native_args`, then `args`, with the native environment
+    /// (`[bench] native_env` and what its libraries need) and `env` on
+    /// top. Builds the native side first.
+    pub fn native_command(&self, plan: &BuildPlan, args: &[String], env: &[(String, String)]) -> Result<std::process::Command> {
+        let binary = self.native_side(plan)?;
+        let mut cmd = std::process::Command::new(&binary);
+        cmd.args(plan.recipe.bench.iter().flat_map(|b| b.native_args.iter()));
+        cmd.args(args);
+        cmd.envs(crate::conformance::suite::native_env(plan));
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        Ok(cmd)
+    }
+
     /// Another program of the native side's build tree: `template` names
     /// it with `{native}` (`{native}/sapi/cgi/php-cgi`). Builds the native
     /// side first, like [`Project::native_side`].

@@ -373,7 +373,7 @@ pub fn write_sums(out: &Path) -> Result<PathBuf> {
 }
 
 /// RFC 3339 UTC for a Unix time (no external date crate needed for this).
-fn chrono_like(secs: u64) -> String {
+pub fn chrono_like(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // Civil-from-days (Howard Hinnant's algorithm).

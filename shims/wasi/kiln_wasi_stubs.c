@@ -173,20 +173,3 @@ iconv_t kiln_iconv_open(const char *to, const char *from) {
     char t[64], f[64];
     return iconv_open(kiln_charset(to, t, sizeof t), kiln_charset(from, f, sizeof f));
 }
-
-/* The working directory. WASI has none to inherit: wasi-libc starts every
- * program in "/". kiln's runner maps the host's current directory at its
- * own path as well as at ".", and names it in PWD, as a shell does; change
- * into it, so that getcwd() and the paths a program makes absolute from it
- * are the user's. Without PWD, or if it is not reachable, nothing changes.
- * Also called by an instance resumed from a snapshot (patch 0013), whose
- * constructors ran before the snapshot. */
-void kiln_wasi_enter_pwd(void) {
-    const char *pwd = getenv("PWD");
-    if (pwd && pwd[0] == '/') {
-        int saved = errno;
-        (void)chdir(pwd);
-        errno = saved;
-    }
-}
-__attribute__((constructor)) static void kiln_wasi_enter_pwd_at_start(void) { kiln_wasi_enter_pwd(); }

@@ -8,6 +8,7 @@ pub mod regrtest;
 pub mod report;
 pub mod rubytest;
 pub mod suite;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -168,6 +169,68 @@ pub struct TestResult {
     /// With `--native`: the same test's outcome on the native interpreter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub native: Option<Outcome>,
+    /// The test cases inside a test file that holds many (a test-all
+    /// file), as its harness reported them. Reports count these instead
+    /// of the file, and the baseline can name them (`file#Case`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<Case>,
+    /// The file failed only because of its failing cases (its harness
+    /// finished and counted exactly those), not by a trap, timeout or
+    /// crash: then it is expected when every failing case is.
+    #[serde(skip)]
+    pub failure_is_cases: bool,
+}
+
+/// One test case of a file, as its harness reported it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Case {
+    /// As the harness names it (`TestArray#test_push`).
+    pub name: String,
+    pub outcome: Outcome,
+    /// The harness's message for a failure or skip.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<Outcome>,
+}
+
+impl TestResult {
+    /// The name a baseline uses for one of this file's cases.
+    pub fn case_name(&self, case: &Case) -> String {
+        format!("{}#{}", self.name, case.name)
+    }
+
+    /// Fill the native column from the same file's native result: case by
+    /// case where both have cases. A case that ran only natively (the wasm
+    /// run stopped before it) is added as a failure that did not run.
+    pub fn merge_native(&mut self, native: Option<&TestResult>) {
+        self.native = Some(native.map(|n| n.outcome).unwrap_or(Outcome::Broken));
+        let Some(n) = native else { return };
+        if self.cases.is_empty() && n.cases.is_empty() {
+            return;
+        }
+        let by_name: std::collections::HashMap<&str, Outcome> = n.cases.iter().map(|c| (c.name.as_str(), c.outcome)).collect();
+        for c in &mut self.cases {
+            c.native = Some(
+                by_name
+                    .get(c.name.as_str())
+                    .copied()
+                    .unwrap_or(if n.cases.is_empty() { n.outcome } else { Outcome::Broken }),
+            );
+        }
+        let mine: std::collections::HashSet<String> = self.cases.iter().map(|c| c.name.clone()).collect();
+        for c in n.cases.iter().filter(|c| !mine.contains(&c.name)) {
+            self.cases.push(Case {
+                name: c.name.clone(),
+                outcome: Outcome::Broken,
+                detail: "did not run on wasm (the file stopped before it)".into(),
+                baseline: None,
+                native: Some(c.outcome),
+            });
+        }
+    }
 }
 
 impl TestResult {
@@ -182,6 +245,8 @@ impl TestResult {
             seconds: 0.0,
             baseline: None,
             native: None,
+            cases: Vec::new(),
+            failure_is_cases: false,
         }
     }
 }
@@ -232,19 +297,44 @@ impl Baseline {
     }
 
     /// Mark expected failures; return names the baseline lists that passed.
+    /// A file with cases is matched case by case (`file#Case` names, or
+    /// the file's own name for all of its cases); it is expected when its
+    /// failure is exactly its failing cases and each of them is expected.
     pub fn apply(&self, results: &mut [TestResult]) -> Result<Vec<String>> {
         let m = self.matchers()?;
+        let find = |name: &str| m.iter().find(|(g, _, _)| g.is_match(name)).map(|(_, reason, _)| reason.to_string());
+        let exact = |name: &str| m.iter().any(|(_, _, tests)| tests.iter().any(|t| t == name));
         let mut now_pass = Vec::new();
         for r in results.iter_mut() {
-            if let Some((_, reason, _)) = m.iter().find(|(g, _, _)| g.is_match(&r.name)) {
-                if r.outcome.is_failure() {
-                    r.baseline = Some(reason.to_string());
-                } else if r.outcome == Outcome::Pass {
-                    // Only exact names (not broad globs) count as "now passes".
-                    if m.iter().any(|(_, _, tests)| tests.iter().any(|t| t == &r.name)) {
-                        now_pass.push(r.name.clone());
+            let file_reason = find(&r.name);
+            let mut unexpected = Vec::new();
+            for i in 0..r.cases.len() {
+                let full = r.case_name(&r.cases[i]);
+                let c = &mut r.cases[i];
+                let reason = find(&full).or_else(|| file_reason.clone());
+                if c.outcome.is_failure() {
+                    c.baseline = reason;
+                    if c.baseline.is_none() {
+                        unexpected.push(c.name.clone());
                     }
+                } else if c.outcome == Outcome::Pass && exact(&full) {
+                    now_pass.push(full);
                 }
+            }
+            if r.outcome.is_failure() {
+                if file_reason.is_some() {
+                    r.baseline = file_reason;
+                } else if r.failure_is_cases && unexpected.is_empty() && !r.cases.is_empty() {
+                    let mut reasons: Vec<&str> = r.cases.iter().filter_map(|c| c.baseline.as_deref()).collect();
+                    reasons.sort_unstable();
+                    reasons.dedup();
+                    r.baseline = Some(reasons.join("; "));
+                } else if !unexpected.is_empty() {
+                    r.detail = format!("{}; unexpected: {}", r.detail, unexpected.join(", "));
+                }
+            } else if r.outcome == Outcome::Pass && exact(&r.name) {
+                // Only exact names (not broad globs) count as "now passes".
+                now_pass.push(r.name.clone());
             }
         }
         Ok(now_pass)
@@ -336,4 +426,85 @@ where
     let mut v = results.into_inner().expect("no poisoned lock");
     v.sort_by(|a, b| a.name.cmp(&b.name));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, outcome: Outcome, cases: &[(&str, Outcome)]) -> TestResult {
+        let mut r = TestResult::new(Path::new(name));
+        r.outcome = outcome;
+        r.cases = cases
+            .iter()
+            .map(|(n, o)| Case {
+                name: n.to_string(),
+                outcome: *o,
+                detail: String::new(),
+                baseline: None,
+                native: None,
+            })
+            .collect();
+        r.failure_is_cases = outcome == Outcome::Fail;
+        r
+    }
+
+    fn baseline(entries: &[(&[&str], &str)]) -> Baseline {
+        Baseline {
+            expected: entries
+                .iter()
+                .map(|(t, r)| Expected {
+                    tests: t.iter().map(|s| s.to_string()).collect(),
+                    reason: r.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_file_is_expected_when_each_failing_case_is() {
+        let b = baseline(&[(&["test/a.rb#TestA#test_fork*"], "no processes")]);
+        let mut rs = vec![
+            file(
+                "test/a.rb",
+                Outcome::Fail,
+                &[("TestA#test_ok", Outcome::Pass), ("TestA#test_fork_1", Outcome::Fail)],
+            ),
+            file("test/b.rb", Outcome::Fail, &[("TestB#test_x", Outcome::Fail)]),
+        ];
+        b.apply(&mut rs).unwrap();
+        assert_eq!(rs[0].baseline.as_deref(), Some("no processes"));
+        assert_eq!(rs[0].cases[1].baseline.as_deref(), Some("no processes"));
+        assert_eq!(rs[1].baseline, None);
+        assert!(rs[1].detail.contains("unexpected: TestB#test_x"), "{}", rs[1].detail);
+        // A file that trapped is not explained by its cases.
+        let mut trapped = vec![file("test/a.rb", Outcome::Fail, &[("TestA#test_fork_1", Outcome::Fail)])];
+        trapped[0].failure_is_cases = false;
+        b.apply(&mut trapped).unwrap();
+        assert_eq!(trapped[0].baseline, None);
+    }
+
+    #[test]
+    fn exactly_listed_cases_that_pass_are_reported() {
+        let b = baseline(&[(&["test/a.rb#TestA#test_once_broken", "test/a.rb#TestA#test_glob*"], "r")]);
+        let mut rs = vec![file(
+            "test/a.rb",
+            Outcome::Pass,
+            &[("TestA#test_once_broken", Outcome::Pass), ("TestA#test_glob_1", Outcome::Pass)],
+        )];
+        assert_eq!(b.apply(&mut rs).unwrap(), ["test/a.rb#TestA#test_once_broken"]);
+    }
+
+    #[test]
+    fn native_cases_fill_the_column_and_the_gaps() {
+        let mut wasm = file("test/a.rb", Outcome::Fail, &[("T#a", Outcome::Pass)]);
+        let native = file("test/a.rb", Outcome::Pass, &[("T#a", Outcome::Pass), ("T#b", Outcome::Pass)]);
+        wasm.merge_native(Some(&native));
+        assert_eq!(wasm.native, Some(Outcome::Pass));
+        assert_eq!(wasm.cases[0].native, Some(Outcome::Pass));
+        assert_eq!((wasm.cases[1].name.as_str(), wasm.cases[1].outcome), ("T#b", Outcome::Broken));
+        let mut c = report::Counts::default();
+        c.add(&wasm);
+        assert_eq!((c.total, c.pass, c.fail, c.native_pass), (2, 1, 1, Some(2)));
+    }
 }

@@ -102,8 +102,15 @@ impl Phpt {
         let mut body = String::new();
         for line in text.split_inclusive('\n') {
             let trimmed = line.trim_end_matches(['\n', '\r']);
-            if let Some(name) = trimmed.strip_prefix("--").and_then(|r| r.strip_suffix("--")) {
-                if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            // run-tests.php's `/^--([_A-Z]+)--/`: what follows the closing
+            // dashes on the line is ignored (`--TEST--n`, `--TEST---`).
+            let name = trimmed.strip_prefix("--").map(|r| {
+                let end = r.find(|c: char| !(c.is_ascii_uppercase() || c == '_')).unwrap_or(r.len());
+                (&r[..end], &r[end..])
+            });
+            if let Some((name, rest)) = name.filter(|(_, rest)| rest.starts_with("--")) {
+                let _ = rest;
+                if !name.is_empty() {
                     if let Some(c) = current.take() {
                         sections.insert(c, std::mem::take(&mut body));
                     }
@@ -144,6 +151,13 @@ impl Phpt {
             .count();
         if sections.contains_key("REDIRECTTEST") {
             // No code of its own: it names other tests to run.
+            return Ok(Phpt {
+                path: path.to_path_buf(),
+                sections,
+            });
+        }
+        if sections.contains_key("PHPDBG") {
+            // phpdbg's own commands instead of a file (skipped when run).
             return Ok(Phpt {
                 path: path.to_path_buf(),
                 sections,
@@ -427,6 +441,11 @@ fn run_once(env: &PhptEnv<'_>, path: &Path) -> TestResult {
         res.detail = "needs phpdbg, not built for WASI".into();
         return res;
     }
+    if let Some(ext) = missing_extension_dir(env, path) {
+        res.outcome = Outcome::Skip;
+        res.detail = format!("extension {ext} is not in this build (its directory's tests need it)");
+        return res;
+    }
     if let Some(exts) = t.get("EXTENSIONS") {
         for e in exts.split(['\n', '\r']).map(str::trim).filter(|e| !e.is_empty()) {
             if !env.extensions.iter().any(|x| x.eq_ignore_ascii_case(e)) {
@@ -448,6 +467,20 @@ fn run_once(env: &PhptEnv<'_>, path: &Path) -> TestResult {
         }
     }
     res
+}
+
+/// A test under `ext/<name>/` of the source tree whose extension the
+/// binary lacks (another flavour's, or one that cannot build for WASI):
+/// its name. run-tests.php leaves this to each test's SKIPIF, which many
+/// of these tests do not have.
+fn missing_extension_dir(env: &PhptEnv<'_>, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(env.suite.root.join("ext")).ok()?;
+    let name = rel.components().next()?.as_os_str().to_str()?.to_lowercase();
+    let loaded = env
+        .extensions
+        .iter()
+        .any(|x| *x == name || x.strip_prefix("zend ") == Some(name.as_str()));
+    (!loaded).then_some(name)
 }
 
 fn subst(s: &str, dir: &Path) -> String {
@@ -476,6 +509,9 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     // what the native libraries need), then run-tests.php's.
     let mut vars = env.suite.base_spec().env;
     vars.extend(base_env(&env.suite.tmp));
+    // run-tests.php runs every test from the source root; the guest starts
+    // there too (kiln's WASI shim changes into PWD), as the native side does.
+    vars.push(("PWD".into(), env.suite.root.display().to_string()));
     if let Some(e) = t.get("ENV") {
         for line in subst(e, &dir).lines() {
             if let Some((k, v)) = line.trim().split_once('=') {
@@ -493,12 +529,13 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     if let Some(code) = t.get("SKIPIF") {
         let skip_file = dir.join(format!("{stem}.skip.php"));
         fs::write(&skip_file, text_to_bytes(code))?;
-        let mut argv = env.ini_args(&["display_errors=1".into(), "display_startup_errors=0".into()]);
+        // As run-tests.php: the test's --INI-- first, then display_errors=1
+        // and display_startup_errors=0 (a test whose INI makes start-up
+        // warn still skips cleanly).
+        let mut settings = ini.clone();
+        settings.extend(["display_errors=1".to_string(), "display_startup_errors=0".to_string()]);
+        let mut argv = env.ini_args(&settings);
         argv.push("-q".into());
-        for i in &ini {
-            argv.push("-d".into());
-            argv.push(i.clone());
-        }
         argv.push(skip_file.display().to_string());
         let out = env.suite.run(&env.spec(&dir, argv, vars.clone(), None, true))?;
         let _ = fs::remove_file(&skip_file);
@@ -605,6 +642,20 @@ mod tests {
             ini_settings("precision=3\n; a comment\n\nintl.error_level = E_WARNING\nx= a=b \n"),
             ["precision=3", "intl.error_level=E_WARNING", "x=a=b"]
         );
+    }
+
+    #[test]
+    fn section_lines_are_matched_as_run_tests_matches_them() {
+        // `/^--([_A-Z]+)--/`: the rest of the line does not matter.
+        let t = parse("--TEST--n\nBug #24198\n--FILE--\n<?php echo 1;\n--EXPECT---\n1\n");
+        assert_eq!(t.title(), "Bug #24198");
+        assert_eq!(t.get("EXPECT"), Some("1\n"));
+        // A line of dashes in a section body is not a section.
+        let t = parse("--TEST--\nx\n--FILE--\n<?php echo '--x';\n-- not --\n--EXPECT--\n1\n");
+        assert!(t.get("FILE").unwrap().contains("-- not --"));
+        // phpdbg tests have commands instead of a file.
+        let t = parse("--TEST--\nBasic run\n--PHPDBG--\nr\nq\n--EXPECT--\nprompt\n");
+        assert!(t.sections.contains_key("PHPDBG"));
     }
 
     #[test]

@@ -93,6 +93,35 @@ pub fn parse_junit(xml: &str) -> Result<Counts> {
     Ok(c)
 }
 
+/// The test cases of regrtest's JUnit file: each `<testcase>` is named by
+/// the test's id (`test.test_sqlite3.test_transactions.TransactionTests.test_locking`),
+/// kept here without the `test.` package and the module's own prefix.
+pub fn junit_cases(xml: &str, module: &str) -> Result<Vec<super::Case>> {
+    let doc = roxmltree::Document::parse(xml)?;
+    let prefix = format!("test.{module}.");
+    Ok(doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .map(|tc| {
+            let id = tc.attribute("name").unwrap_or_default();
+            let name = id.strip_prefix(&prefix).or_else(|| id.strip_prefix("test.")).unwrap_or(id);
+            let child = |tag: &str| tc.children().find(|n| n.has_tag_name(tag));
+            let (outcome, detail) = match (child("failure").or_else(|| child("error")), child("skipped")) {
+                (Some(f), _) => (Outcome::Fail, f.attribute("message").unwrap_or_default()),
+                (None, Some(sk)) => (Outcome::Skip, sk.text().unwrap_or_default()),
+                (None, None) => (Outcome::Pass, ""),
+            };
+            super::Case {
+                name: name.to_string(),
+                outcome,
+                detail: detail.trim().chars().take(500).collect(),
+                baseline: None,
+                native: None,
+            }
+        })
+        .collect())
+}
+
 /// The verdict for one module from regrtest's exit status and output.
 pub fn judge(status: i32, output: &str) -> (Outcome, String) {
     let reason = output
@@ -241,6 +270,10 @@ impl Runner for Regrtest<'_> {
                     r.detail = detail;
                 }
                 if let Ok(xml) = fs::read_to_string(tmp.path().join("tmp").join("junit.xml")) {
+                    r.cases = junit_cases(&xml, &module).unwrap_or_default();
+                    let failing = r.cases.iter().filter(|c| c.outcome.is_failure()).count();
+                    r.failure_is_cases =
+                        r.outcome == Outcome::Fail && o.status == EXITCODE_BAD_TEST && !o.timed_out && o.trap.is_none() && failing > 0;
                     if let Ok(c) = parse_junit(&xml) {
                         let counts = format!(
                             "{} testcases: {} failed, {} errors, {} skipped",
@@ -319,6 +352,29 @@ mod tests {
             }
         );
         assert!(parse_junit("<testsuites>").is_err());
+    }
+
+    #[test]
+    fn regrtest_junit_cases_are_named_by_test_id() {
+        let xml = r#"<testsuites><testsuite tests="3">
+          <testcase name="test.test_sqlite3.test_transactions.TransactionTests.test_locking" status="run" result="completed"><failure type="AssertionError" message="AssertionError: locked">tb</failure></testcase>
+          <testcase name="test.test_sqlite3.test_dump.DumpTests.test_a" status="run" result="completed"/>
+          <testcase name="test.test_sqlite3.test_dump.DumpTests.test_b" status="run" result="completed"><skipped>needs threads</skipped></testcase>
+        </testsuite></testsuites>"#;
+        let c = junit_cases(xml, "test_sqlite3").unwrap();
+        let got: Vec<(&str, Outcome, &str)> = c.iter().map(|c| (c.name.as_str(), c.outcome, c.detail.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "test_transactions.TransactionTests.test_locking",
+                    Outcome::Fail,
+                    "AssertionError: locked"
+                ),
+                ("test_dump.DumpTests.test_a", Outcome::Pass, ""),
+                ("test_dump.DumpTests.test_b", Outcome::Skip, "needs threads"),
+            ]
+        );
     }
 
     #[test]

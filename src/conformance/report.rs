@@ -23,16 +23,32 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Count a test: its cases when its harness reported them (plus the
+    /// file itself when it failed for another reason: a trap, a timeout),
+    /// else the test.
     pub fn add(&mut self, r: &TestResult) {
+        if r.cases.is_empty() {
+            self.one(r.outcome, r.baseline.is_some(), r.native);
+            return;
+        }
+        for c in &r.cases {
+            self.one(c.outcome, c.baseline.is_some(), c.native);
+        }
+        if r.outcome.is_failure() && !r.failure_is_cases {
+            self.one(r.outcome, r.baseline.is_some(), None);
+        }
+    }
+
+    fn one(&mut self, outcome: Outcome, expected: bool, native: Option<Outcome>) {
         self.total += 1;
-        match r.outcome {
+        match outcome {
             Outcome::Pass | Outcome::Warn => self.pass += 1,
             Outcome::Skip => self.skip += 1,
             Outcome::Xfail => self.xfail += 1,
-            _ if r.baseline.is_some() => self.xfail += 1,
+            _ if expected => self.xfail += 1,
             _ => self.fail += 1,
         }
-        if let Some(n) = r.native {
+        if let Some(n) = native {
             *self.native_pass.get_or_insert(0) += usize::from(matches!(n, Outcome::Pass | Outcome::Warn));
         }
     }

@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use super::{Outcome, Runner, SuiteEnv, TestResult};
+use super::{Case, Outcome, Runner, SuiteEnv, TestResult};
 use crate::runtime::Stdio;
 
 const COLLECT_RB: &str = include_str!("bootstraptest_collect.rb");
@@ -186,13 +186,19 @@ impl<'a> RubyTest<'a> {
             fs::write(work.path().join("tmp/kiln-wasi-lib/socket.rb"), "# kiln: WASI has no sockets\n")?;
             args.push("-I/tmp/kiln-wasi-lib".into());
         }
-        args.push(path.display().to_string());
+        // -v --show-skip: a line per case run, and every skip in the report
+        // beside the failures and errors (the harness's own format).
+        args.extend([path.display().to_string(), "-v".into(), "--show-skip".into()]);
         let mut spec = self.spec(work.path(), &args)?;
         map_outside(&mut spec, &self.env.root, path);
         spec.stderr = Stdio::Merged;
         let o = self.env.run(&spec)?;
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         let summary = testunit_summary(&out);
+        r.cases = testunit_cases(&out);
+        let failing = r.cases.iter().filter(|c| c.outcome.is_failure()).count() as u32;
+        r.failure_is_cases =
+            !o.timed_out && o.trap.is_none() && summary.as_ref().is_some_and(|s| s.failures + s.errors == failing && failing > 0);
         (r.outcome, r.detail) = match (&summary, o.timed_out, &o.trap) {
             (_, true, _) => (Outcome::Timeout, format!("stopped after {:?}", self.env.timeout)),
             (_, _, Some(t)) => (Outcome::Fail, format!("trap: {t}")),
@@ -308,6 +314,101 @@ pub fn testunit_summary(out: &str) -> Option<Summary> {
             skips: n.get("skip").copied().unwrap_or(0),
         })
     })
+}
+
+/// The cases of a verbose test/unit run (`-v --show-skip`), as Ruby's
+/// harness prints them: one `[3/9] Psych::TestArray#test_cycle = 0.00 s`
+/// line per case run (a name that is not an identifier is inspected:
+/// `TestX#"test_a b"`), then a numbered report of each skip, failure and
+/// error (`  2) Failure:`, the case's name with its location, the message)
+/// before `Finished tests in`.
+pub fn testunit_cases(out: &str) -> Vec<Case> {
+    let mut cases: Vec<Case> = Vec::new();
+    let mut lines = out.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.starts_with("Finished tests in ") {
+            break;
+        }
+        if let Some(name) = line
+            .strip_prefix('[')
+            .and_then(|r| r.split_once("] "))
+            .filter(|(count, _)| {
+                count
+                    .split_once('/')
+                    .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+            })
+            .and_then(|(_, r)| r.rsplit_once(" = "))
+            .filter(|(_, secs)| secs.strip_suffix(" s").is_some_and(|n| n.parse::<f64>().is_ok()))
+            .map(|(name, _)| name)
+        {
+            cases.push(Case {
+                name: plain_case_name(name),
+                outcome: Outcome::Pass,
+                detail: String::new(),
+                baseline: None,
+                native: None,
+            });
+            continue;
+        }
+        let Some(kind) = line
+            .trim_start()
+            .split_once(") ")
+            .filter(|(n, _)| n.parse::<u32>().is_ok())
+            .and_then(|(_, k)| k.trim_end().strip_suffix(':'))
+        else {
+            continue;
+        };
+        let outcome = match kind {
+            "Skipped" => Outcome::Skip,
+            "Failure" | "Error" | "Timeout" => Outcome::Fail,
+            _ => continue,
+        };
+        let Some(header) = lines.next() else { break };
+        let header = header.trim_end().trim_end_matches(':');
+        let name = match header.rsplit_once(" [") {
+            Some((n, loc)) if loc.ends_with(']') => n,
+            _ => header,
+        }
+        .to_string();
+        let mut detail = format!("{kind}:");
+        while let Some(next) = lines.peek() {
+            let t = next.trim_start();
+            let is_entry = t
+                .split_once(") ")
+                .is_some_and(|(n, k)| n.parse::<u32>().is_ok() && k.trim_end().ends_with(':'));
+            if is_entry || next.starts_with("Finished tests in ") {
+                break;
+            }
+            if !t.is_empty() && detail.len() < 2000 {
+                detail.push(' ');
+                detail.push_str(t);
+            }
+            lines.next();
+        }
+        match cases.iter_mut().find(|c| c.name == name) {
+            Some(c) => {
+                c.outcome = outcome;
+                c.detail = detail;
+            }
+            None => cases.push(Case {
+                name,
+                outcome,
+                detail,
+                baseline: None,
+                native: None,
+            }),
+        }
+    }
+    cases
+}
+
+/// `TestX#"test_a b"` (the progress line's inspected name) as the report
+/// names it: `TestX#test_a b`.
+fn plain_case_name(name: &str) -> String {
+    match name.split_once("#\"") {
+        Some((class, rest)) => format!("{class}#{}", rest.strip_suffix('"').unwrap_or(rest).replace("\\\"", "\"")),
+        None => name.to_string(),
+    }
 }
 
 /// `test/…/test_*.rb` below `dir`, recursively (test-all's layout).
@@ -434,6 +535,30 @@ mod tests {
         assert_eq!((s.tests, s.failures, s.errors, s.skips), (3, 1, 0, 2));
         assert_eq!(s.line, "3 tests, 7 assertions, 1 failures, 0 errors, 2 skips");
         assert!(testunit_summary("LoadError: cannot load such file -- socket\n").is_none());
+    }
+
+    #[test]
+    fn testunit_cases_come_from_the_progress_lines_and_the_report() {
+        let out = "Run options: \n  --seed=1\n  -v\n  --show-skip\n\n# Running tests:\n\n[1/5] TestK#test_wrong = 0.00 s\n[2/5] TestK#test_err = 0.00 s\n[3/5] TestK#test_skip = 0.00 s\n[4/5] TestK#\"test_odd name\" = 0.00 s\n[5/5] Psych::TestK#test_ok = 0.01 s\n\n  1) Skipped:\nTestK#test_skip [test_k.rb:5]:\nno fork here\n\n  2) Failure:\nTestK#test_wrong [test_k.rb:4]:\n<3> expected but was\n<2>.\n\n  3) Error:\nTestK#test_err:\nNotImplementedError: fork() function is unimplemented on this machine\n    test_k.rb:6:in `test_err'\n\nFinished tests in 0.005335s, 937.2741 tests/s, 562.3644 assertions/s.\n5 tests, 3 assertions, 1 failures, 1 errors, 1 skips\n";
+        let cases = testunit_cases(out);
+        let got: Vec<(&str, Outcome)> = cases.iter().map(|c| (c.name.as_str(), c.outcome)).collect();
+        assert_eq!(
+            got,
+            [
+                ("TestK#test_wrong", Outcome::Fail),
+                ("TestK#test_err", Outcome::Fail),
+                ("TestK#test_skip", Outcome::Skip),
+                ("TestK#test_odd name", Outcome::Pass),
+                ("Psych::TestK#test_ok", Outcome::Pass)
+            ]
+        );
+        assert_eq!(cases[0].detail, "Failure: <3> expected but was <2>.");
+        assert!(
+            cases[1].detail.starts_with("Error: NotImplementedError: fork()"),
+            "{:?}",
+            cases[1].detail
+        );
+        assert_eq!(cases[2].detail, "Skipped: no fork here");
     }
 
     #[test]

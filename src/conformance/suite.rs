@@ -150,9 +150,9 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         let native_results = super::run_parallel(&tests, &|p| native_runner.serial(p), opts.jobs, &project.progress, |p| {
             native_runner.run(p)
         });
-        let by_name: std::collections::HashMap<&str, Outcome> = native_results.iter().map(|r| (r.name.as_str(), r.outcome)).collect();
+        let by_name: std::collections::HashMap<&str, &TestResult> = native_results.iter().map(|r| (r.name.as_str(), r)).collect();
         for r in &mut results {
-            r.native = Some(by_name.get(r.name.as_str()).copied().unwrap_or(Outcome::Broken));
+            r.merge_native(by_name.get(r.name.as_str()).copied());
         }
         native_wall = Some(start.elapsed().as_secs_f64());
     }

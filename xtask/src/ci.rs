@@ -20,11 +20,11 @@ const OPT_IN_TIERS: &[&str] = &["tools", "containerd", "php_goto"];
 
 /// How the default run lays the tiers out: two lanes side by side (a
 /// build's configure steps, links and test runs leave a core idle that the
-/// other lane's compiles fill), then what needs both (release packs all
-/// three interpreters).
-const LANES: &[&[&str]] = &[&["php"], &["python", "ruby"]];
-const AFTER_LANES: &[&str] = &["release"];
-
+/// other lane's compiles fill). `release` packs all three interpreters; it
+/// follows php, whose lane ends first, and builds what it needs through
+/// the same build locks, so it waits for (or reuses) the other lane's
+/// builds instead of adding its time after both lanes.
+const LANES: &[&[&str]] = &[&["php", "release"], &["python", "ruby"]];
 #[derive(Args)]
 pub struct CiArgs {
     /// Skip `cargo fmt --check` and clippy.
@@ -120,16 +120,6 @@ pub fn run(g: &Global, a: CiArgs) -> anyhow::Result<ExitCode> {
         for r in results {
             ok &= r.ok;
             rows.push(r);
-        }
-        if ok && a.tiers.is_empty() && !a.serial {
-            for r in run_lane(
-                &AFTER_LANES.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
-                &p.layout.repo,
-                &logs,
-            ) {
-                ok &= r.ok;
-                rows.push(r);
-            }
         }
     }
     println!("\nci timing:");

@@ -35,6 +35,13 @@ pub struct RunArgs {
     /// another start-up (PHP's -c/-n/-d) starts from scratch anyway.
     #[arg(long)]
     pub no_snapshot: bool,
+    /// Run the native build of the same tarball instead (the one `bench`
+    /// and `test --native` compare with; built on first use), as a host
+    /// process in the current directory with the same arguments, its
+    /// `[bench] native_args` first and `--env` on top: to see what the
+    /// interpreter does natively.
+    #[arg(long, conflicts_with_all = ["module", "dirs", "no_snapshot", "timeout"])]
+    pub native: bool,
     /// Arguments passed to the interpreter.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -43,6 +50,22 @@ pub struct RunArgs {
 pub fn run(g: &Global, a: RunArgs) -> anyhow::Result<ExitCode> {
     let p = crate::project(g)?;
     let recipe = p.recipe(&a.interp)?;
+    if a.native {
+        let plan = p.plan(&a.interp, a.flavor.as_deref(), None, false)?;
+        let env = a
+            .envs
+            .iter()
+            .map(|kv| crate::parse_kv("--env", kv))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut cmd = p.native_command(&plan, &a.args, &env)?;
+        let status = cmd.status().with_context(|| format!("running {:?}", cmd.get_program()))?;
+        use std::os::unix::process::ExitStatusExt;
+        return Ok(ExitCode::from(match (status.code(), status.signal()) {
+            (Some(c), _) => (c & 0xff) as u8,
+            (None, Some(sig)) => (128 + sig) as u8,
+            _ => 1,
+        }));
+    }
     let out = kiln::layout::output_dir(&p.layout, &recipe, a.flavor.as_deref())?;
     let module = a.module.clone().unwrap_or_else(|| out.join(&recipe.run.module));
     if !module.is_file() && a.module.is_none() {

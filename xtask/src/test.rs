@@ -3,14 +3,23 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use kiln::conformance::suite::{run_suite, SuiteOptions};
+use kiln::conformance::suite::{run_suite, SuiteOptions, SuiteRun};
 
 use crate::Global;
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// Interpreter (php, python, ruby).
-    pub interp: String,
+    /// Interpreter (php, python, ruby); not with --all.
+    #[arg(required_unless_present = "all")]
+    pub interp: Option<String>,
+    /// Every interpreter with a suite, one after another (a failing suite
+    /// does not stop the others), then write `CONFORMANCE.md`: per suite
+    /// and per top-level directory, tests, wasm and native passes, and the
+    /// failures by cause. It goes to the repo's root (the copy the README
+    /// links) and, with --report, beside the reports. Use with --full
+    /// --native for the published table.
+    #[arg(long, conflicts_with_all = ["interp", "paths", "filter", "flavor"])]
+    pub all: bool,
     /// Test files or directories, inside the interpreter's source tree
     /// (relative paths resolve there first) or anywhere on disk. Default:
     /// the recipe's representative subset; with --full, everything.
@@ -49,21 +58,38 @@ pub struct TestArgs {
 
 pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     let p = crate::project(g)?;
-    let plan = p.plan(&a.interp, a.flavor.as_deref(), None, false)?;
-    let run = run_suite(
-        &p,
+    let Some(interp) = a.interp.clone().filter(|_| !a.all) else {
+        return run_all(&p, a);
+    };
+    let run = suite(&p, &interp, &a)?;
+    Ok(if print_run(&run, a.report.as_deref())? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn suite(p: &kiln::project::Project, interp: &str, a: &TestArgs) -> anyhow::Result<SuiteRun> {
+    let plan = p.plan(interp, a.flavor.as_deref(), None, false)?;
+    run_suite(
+        p,
         &plan,
         &SuiteOptions {
-            paths: a.paths,
+            paths: a.paths.clone(),
             full: a.full,
             jobs: a.jobs.unwrap_or_else(kiln::plan::default_jobs),
-            filter: a.filter,
+            filter: a.filter.clone(),
             timeout: a.timeout.map(std::time::Duration::from_secs_f64),
             memory_mib: a.memory_mib,
             native: a.native,
             snapshot: !a.no_snapshot,
         },
-    )?;
+    )
+}
+
+/// Print a run's table, reports and verdict; true when nothing failed
+/// unexpectedly.
+fn print_run(run: &SuiteRun, report_dir: Option<&std::path::Path>) -> anyhow::Result<bool> {
     let report = run.report();
     print!("{}", report.table());
     if let Some((resumed, scratch)) = run.snapshot_runs {
@@ -74,7 +100,7 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = run.native_wall {
         println!("native side: {w:.1}s (the time above is the wasm side's)");
     }
-    if let Some(dir) = &a.report {
+    if let Some(dir) = report_dir {
         report.write(dir).with_context(|| format!("writing reports to {}", dir.display()))?;
         println!("reports: {}", dir.display());
     }
@@ -91,8 +117,87 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
             unexpected.len(),
             run.baseline_path.display()
         );
-        return Ok(ExitCode::FAILURE);
+        return Ok(false);
     }
     println!("ok: no unexpected failures ({} timeouts, all expected)", run.timeouts());
-    Ok(ExitCode::SUCCESS)
+    Ok(true)
+}
+
+/// `test --all`: every recipe with a `[conformance]` suite, then the table.
+fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> {
+    let mut recipes = kiln::recipe::load_all(&p.layout.recipes())?;
+    recipes.retain(|r| r.conformance.is_some());
+    recipes.sort_by(|x, y| x.name.cmp(&y.name));
+    let mut runs = Vec::new();
+    let mut ok = true;
+    for r in &recipes {
+        println!("==> test {}{}", r.name, if a.full { " --full" } else { "" });
+        match suite(p, &r.name, &a) {
+            Ok(run) => {
+                let dir = a.report.as_ref().map(|d| d.join(&r.name));
+                ok &= print_run(&run, dir.as_deref())?;
+                runs.push(run);
+            }
+            Err(e) => {
+                eprintln!("test {}: {e:#}", r.name);
+                ok = false;
+            }
+        }
+    }
+    let what = if a.full { "full suite" } else { "default subset" };
+    let pairs: Vec<(&SuiteRun, &str)> = runs.iter().map(|r| (r, what)).collect();
+    let mut command = String::from("cargo xtask test --all");
+    for (on, flag) in [(a.full, " --full"), (a.native, " --native")] {
+        if on {
+            command.push_str(flag);
+        }
+    }
+    if a.report.is_some() {
+        command.push_str(" --report DIR");
+    }
+    let page = kiln::conformance::table::conformance_md(
+        &pairs,
+        &kiln::conformance::table::Provenance {
+            command,
+            date: kiln::release::chrono_like(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            )[..10]
+                .to_string(),
+            commit: commit(&p.layout.repo),
+        },
+    );
+    let mut targets = vec![p.layout.repo.join("CONFORMANCE.md")];
+    if let Some(d) = &a.report {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        targets.push(d.join("CONFORMANCE.md"));
+    }
+    for t in targets {
+        std::fs::write(&t, &page).with_context(|| format!("writing {}", t.display()))?;
+        println!("wrote {}", t.display());
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// kiln's commit, `-dirty` when the work tree has changes; "unknown"
+/// outside a git checkout.
+fn commit(repo: &std::path::Path) -> String {
+    let sh = match xshell::Shell::new() {
+        Ok(sh) => sh,
+        Err(_) => return "unknown".into(),
+    };
+    sh.change_dir(repo);
+    let head = xshell::cmd!(sh, "git rev-parse --short=12 HEAD").quiet().ignore_stderr().read();
+    let dirty = xshell::cmd!(sh, "git status --porcelain --untracked-files=no")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map(|s| !s.trim().is_empty());
+    match (head, dirty) {
+        (Ok(h), Ok(true)) => format!("{h}-dirty"),
+        (Ok(h), _) => h,
+        _ => "unknown".into(),
+    }
 }

@@ -308,6 +308,32 @@ fn runs_resume_from_the_start_up_snapshot_with_their_own_arguments_environment_a
     assert!(err.contains("(from scratch)"), "{err}");
 }
 
+/// kiln's POSIX file-semantics probe against the native PHP of the same
+/// tarball. PHP resolves `..` in paths itself, so it agrees with native on
+/// `..` back into a mapped directory without kiln's shim.
+#[test]
+#[ignore = "slow tier: builds PHP and a native PHP"]
+fn posix_file_semantics_match_native() {
+    use crate::support::KnownDifference as K;
+    built();
+    crate::support::posix_probe(
+        "php",
+        "php",
+        &[
+            K {
+                case: "dot-dot above the root: parent lists it",
+                wasm: "*",
+                reason: crate::support::ABOVE_THE_ROOT,
+            },
+            K {
+                case: "symlink: absolute target inside, read through",
+                wasm: "EPERM",
+                reason: crate::support::ABSOLUTE_SYMLINK,
+            },
+        ],
+    );
+}
+
 mod apps;
 mod extensions;
 mod intl;

@@ -202,9 +202,59 @@ mod conformance {
             "import unittest\nclass T(unittest.TestCase):\n    def test_wrong(self):\n        self.assertEqual(1 + 1, 3)\n    def test_ok(self):\n        pass\n",
         )
         .unwrap();
-        let out = xtask(&["test", "python", f.to_str().unwrap()]);
+        // A module that loops and one that exhausts the wasm stack (a trap)
+        // are each one module's result; the run goes on and reports all.
+        std::fs::write(
+            d.path().join("test_kiln_loop.py"),
+            "import unittest\nclass T(unittest.TestCase):\n    def test_loop(self):\n        while True:\n            pass\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("test_kiln_trap.py"),
+            "import sys, unittest\nclass T(unittest.TestCase):\n    def test_deep(self):\n        sys.setrecursionlimit(10**9)\n        def f(n):\n            return f(n + 1) + 1\n        f(0)\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("test_kiln_fine.py"),
+            "import unittest\nclass T(unittest.TestCase):\n    def test_ok(self):\n        pass\n",
+        )
+        .unwrap();
+        let out = xtask(&["test", "python", d.path().to_str().unwrap(), "--timeout", "20"]);
         let t = text(&out);
         assert!(!out.status.success(), "{t}");
         assert!(t.contains("test_kiln_wrong") && t.contains("2 testcases: 1 failed"), "{t}");
+        assert!(t.contains("test_kiln_loop") && t.contains("Timeout"), "{t}");
+        assert!(t.contains("test_kiln_trap") && t.contains("trap"), "{t}");
+        assert!(t.contains("3 unexpected failures") && !t.contains("FAIL test_kiln_fine"), "{t}");
     }
+}
+
+/// kiln's POSIX file-semantics probe against the native CPython of the
+/// same tarball (the build python of the cross build).
+#[test]
+#[ignore = "slow tier: builds CPython"]
+fn posix_file_semantics_match_native() {
+    use crate::support::KnownDifference as K;
+    built();
+    crate::support::posix_probe(
+        "python",
+        "py",
+        &[
+            K {
+                case: "dot-dot above the root: parent lists it",
+                wasm: "*",
+                reason: crate::support::ABOVE_THE_ROOT,
+            },
+            K {
+                case: "symlink: absolute target inside, read through",
+                wasm: "EPERM",
+                reason: crate::support::ABSOLUTE_SYMLINK,
+            },
+            K {
+                case: "open a directory for reading, then read",
+                wasm: "EBADF",
+                reason: crate::support::READ_A_DIRECTORY,
+            },
+        ],
+    );
 }

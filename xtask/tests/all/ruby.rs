@@ -209,7 +209,29 @@ mod conformance {
             "require 'test/unit'\nclass TestKiln < Test::Unit::TestCase\n  def test_ok = assert_equal(2, 1 + 1)\n  def test_wrong = assert_equal(3, 1 + 1)\nend\n",
         )
         .unwrap();
-        let out = xtask(&["test", "ruby", "test/kiln_selftest", "--report", d.path().to_str().unwrap()]);
+        // A file that loops and one whose guest eats memory past the cap
+        // are each one file's result; the run goes on and reports all.
+        std::fs::write(
+            dir.join("test_kiln_loop.rb"),
+            "require 'test/unit'\nclass TestKilnLoop < Test::Unit::TestCase\n  def test_loop = loop {}\nend\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("test_kiln_hog.rb"),
+            "require 'test/unit'\nclass TestKilnHog < Test::Unit::TestCase\n  def test_hog\n    a = []\n    loop { a << ('x' * (1 << 20)) }\n  end\nend\n",
+        )
+        .unwrap();
+        let out = xtask(&[
+            "test",
+            "ruby",
+            "test/kiln_selftest",
+            "--timeout",
+            "20",
+            "--memory-mib",
+            "256",
+            "--report",
+            d.path().to_str().unwrap(),
+        ]);
         let _ = std::fs::remove_dir_all(&dir);
         let t = text(&out);
         assert!(!out.status.success(), "{t}");
@@ -217,6 +239,27 @@ mod conformance {
             t.contains("test/kiln_selftest/test_kiln.rb") && t.contains("2 tests, 2 assertions, 1 failures, 0 errors"),
             "{t}"
         );
+        assert!(t.contains("unexpected: TestKiln#test_wrong"), "{t}");
+        assert!(t.contains("test_kiln_loop.rb") && t.contains("Timeout"), "{t}");
+        assert!(t.contains("test_kiln_hog.rb"), "{t}");
+        assert!(t.contains("3 unexpected failures"), "{t}");
+        // Each case of the file is in the report, with its outcome.
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.path().join("ruby-ruby-bootstraptest.json")).unwrap()).unwrap();
+        let file = json["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "test/kiln_selftest/test_kiln.rb")
+            .unwrap();
+        let cases: Vec<(String, String)> = file["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c["outcome"].as_str().unwrap().to_string()))
+            .collect();
+        assert!(cases.contains(&("TestKiln#test_ok".into(), "pass".into())), "{cases:?}");
+        assert!(cases.contains(&("TestKiln#test_wrong".into(), "fail".into())), "{cases:?}");
     }
 
     #[test]
@@ -236,4 +279,34 @@ mod conformance {
             "{t}"
         );
     }
+}
+
+/// kiln's POSIX file-semantics probe against baseruby, the native build of
+/// the same tarball.
+#[test]
+#[ignore = "slow tier: builds Ruby"]
+fn posix_file_semantics_match_native() {
+    use crate::support::KnownDifference as K;
+    built();
+    crate::support::posix_probe(
+        "ruby",
+        "rb",
+        &[
+            K {
+                case: "dot-dot above the root: parent lists it",
+                wasm: "*",
+                reason: crate::support::ABOVE_THE_ROOT,
+            },
+            K {
+                case: "symlink: absolute target inside, read through",
+                wasm: "EPERM",
+                reason: crate::support::ABSOLUTE_SYMLINK,
+            },
+            K {
+                case: "open a directory for reading, then read",
+                wasm: "EBADF",
+                reason: crate::support::READ_A_DIRECTORY,
+            },
+        ],
+    );
 }

@@ -104,3 +104,78 @@ pub fn ci_xtask(args: &[&str]) -> Output {
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
+
+/// A difference from native that kiln keeps, with its reason (the README
+/// lists the same): `case` is the probe's case name (before ` => `);
+/// `wasm` is its outcome on wasm, or `*` for any outcome but native's
+/// (one that depends on what else the machine's directories hold).
+pub struct KnownDifference {
+    pub case: &'static str,
+    pub wasm: &'static str,
+    pub reason: &'static str,
+}
+
+/// kiln's POSIX file-semantics probe (`tests/posix/posix.<ext>`): run it
+/// in an empty directory on wasm (`run`) and on the native build of the
+/// same tarball (`run --native`), and compare case by case. Every case
+/// must agree with native except `known`, whose wasm outcome must be
+/// exactly as listed (so a fixed difference fails until it is removed).
+pub fn posix_probe(interp: &str, ext: &str, known: &[KnownDifference]) {
+    let scripts = tempfile::tempdir().expect("tempdir");
+    let script = scripts.path().join(format!("posix.{ext}"));
+    std::fs::copy(repo().join(format!("tests/posix/posix.{ext}")), &script).expect("copying the probe");
+    let script = script.to_str().expect("utf-8 temp path");
+    let side = |native: bool| -> Vec<(String, String)> {
+        let work = tempfile::tempdir().expect("tempdir");
+        let dir = scripts.path().to_str().expect("utf-8 temp path");
+        let args: Vec<&str> = if native {
+            vec!["run", interp, "--native", "--", script]
+        } else {
+            vec!["run", interp, "--dir", dir, "--", script]
+        };
+        let out = xtask(&args, work.path());
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?} failed:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text.lines()
+            .map(|l| {
+                let (case, outcome) = l.split_once(" => ").unwrap_or((l, ""));
+                (case.to_string(), outcome.to_string())
+            })
+            .collect()
+    };
+    let (wasm, native) = (side(false), side(true));
+    let cases: Vec<&String> = native.iter().map(|(c, _)| c).collect();
+    assert_eq!(
+        cases,
+        wasm.iter().map(|(c, _)| c).collect::<Vec<_>>(),
+        "both sides run the same cases"
+    );
+    assert!(cases.len() >= 35, "{} cases", cases.len());
+    let mut wrong = Vec::new();
+    for ((case, w), (_, n)) in wasm.iter().zip(&native) {
+        match known.iter().find(|k| k.case == case) {
+            Some(k) if (w == k.wasm || k.wasm == "*") && w != n => {}
+            Some(k) => wrong.push(format!(
+                "{case}: wasm {w}, native {n}; listed as a known difference (wasm {}: {})",
+                k.wasm, k.reason
+            )),
+            None if w != n => wrong.push(format!("{case}: wasm {w}, native {n}")),
+            None => {}
+        }
+    }
+    for k in known {
+        assert!(cases.iter().any(|c| **c == k.case), "known difference {:?} names no case", k.case);
+    }
+    assert!(wrong.is_empty(), "{interp} differs from native:\n{}", wrong.join("\n"));
+}
+
+/// The reasons for the differences kiln keeps (README, "POSIX file
+/// semantics").
+pub const ABOVE_THE_ROOT: &str = "the parent of a mapped directory is outside the guest's view unless it is mapped itself";
+pub const ABSOLUTE_SYMLINK: &str =
+    "WASI resolves symlinks inside their mapped directory: the host refuses an absolute target (EPERM), even one naming a path inside";
+pub const READ_A_DIRECTORY: &str = "WASI's fd_read on a directory fails with EBADF where Linux says EISDIR";

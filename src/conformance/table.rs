@@ -1,0 +1,256 @@
+//! `CONFORMANCE.md`: one table over every suite run by `cargo xtask test
+//! --all`: per suite and per top-level directory, the tests, wasm passes,
+//! native passes, and the expected failures grouped by their cause.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::report::Counts;
+use super::suite::SuiteRun;
+use super::{Outcome, TestResult};
+
+/// What the page says about how it was made.
+pub struct Provenance {
+    /// The command line that wrote it.
+    pub command: String,
+    /// UTC date, `YYYY-MM-DD`.
+    pub date: String,
+    /// kiln's commit (and `-dirty` when the tree had changes).
+    pub commit: String,
+}
+
+/// A suite's group key for the table: the test's directory, cut to two
+/// components (`ext/standard`, `Zend/tests`, `test/ruby`, `Lib/test`).
+pub fn top_dir(name: &str) -> String {
+    let dir = super::report::dir_of(name.split('#').next().unwrap_or(name));
+    let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).take(2).collect();
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// Robustness: how tests ended that did not end by themselves.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Endings {
+    pub traps: usize,
+    pub timeouts: usize,
+    pub out_of_memory: usize,
+    pub broken: usize,
+}
+
+impl Endings {
+    pub fn of(results: &[TestResult]) -> Endings {
+        let mut e = Endings::default();
+        for r in results {
+            match r.outcome {
+                Outcome::Timeout => e.timeouts += 1,
+                Outcome::Broken => e.broken += 1,
+                _ if r.detail.starts_with("trap:") => {
+                    e.traps += 1;
+                    if r.detail.contains("memory") {
+                        e.out_of_memory += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        e
+    }
+}
+
+/// Failures counted by their cause: the baseline's reason, or
+/// "unexpected". A file with cases counts its failing cases.
+pub fn causes(results: &[TestResult]) -> BTreeMap<String, usize> {
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    let mut add = |outcome: Outcome, baseline: &Option<String>| {
+        if outcome.is_failure() {
+            *by.entry(baseline.clone().unwrap_or_else(|| "unexpected (not in the baseline)".into()))
+                .or_default() += 1;
+        }
+    };
+    for r in results {
+        for c in &r.cases {
+            add(c.outcome, &c.baseline);
+        }
+        if r.cases.is_empty() || (r.outcome.is_failure() && !r.failure_is_cases) {
+            add(r.outcome, &r.baseline);
+        }
+    }
+    by
+}
+
+/// Tests (or cases) that pass natively but not on wasm, by cause.
+pub fn native_only(results: &[TestResult]) -> BTreeMap<String, usize> {
+    let passed = |o: Option<Outcome>| matches!(o, Some(Outcome::Pass | Outcome::Warn));
+    let wasm_ok = |o: Outcome| matches!(o, Outcome::Pass | Outcome::Warn);
+    let why = |o: Outcome, b: &Option<String>, detail: &str| match (o, b) {
+        (_, Some(b)) => b.clone(),
+        (Outcome::Skip, None) => {
+            let d: String = detail.trim().chars().take(100).collect();
+            if d.is_empty() {
+                "skipped on wasm (the test's own skip condition)".to_string()
+            } else {
+                format!("skipped on wasm: {d}")
+            }
+        }
+        _ => "unexpected (not in the baseline)".to_string(),
+    };
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    for r in results {
+        if r.cases.is_empty() {
+            if passed(r.native) && !wasm_ok(r.outcome) {
+                *by.entry(why(r.outcome, &r.baseline, &r.detail)).or_default() += 1;
+            }
+        } else {
+            for c in r.cases.iter().filter(|c| passed(c.native) && !wasm_ok(c.outcome)) {
+                *by.entry(why(c.outcome, &c.baseline.clone().or_else(|| r.baseline.clone()), &c.detail))
+                    .or_default() += 1;
+            }
+        }
+    }
+    by
+}
+
+/// The largest causes, then one line for the rest.
+fn list(s: &mut String, v: &[(&String, &usize)]) {
+    const SHOWN: usize = 25;
+    for (why, n) in v.iter().take(SHOWN) {
+        let _ = writeln!(s, "- {n}: {}", why.replace('\n', " ").replace('|', "\\|"));
+    }
+    if v.len() > SHOWN {
+        let rest: usize = v[SHOWN..].iter().map(|(_, n)| **n).sum();
+        let _ = writeln!(s, "- {rest}: {} other causes (see the JSON report)", v.len() - SHOWN);
+    }
+}
+
+fn pct(a: usize, b: usize) -> String {
+    if b == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", 100.0 * a as f64 / b as f64)
+    }
+}
+
+/// The page. `runs` pairs each suite run with what it ran ("full suite",
+/// "default subset").
+pub fn conformance_md(runs: &[(&SuiteRun, &str)], p: &Provenance) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Conformance\n");
+    let _ = writeln!(
+        s,
+        "Generated by `{}` on {}, kiln commit `{}`. Each interpreter runs its own upstream test suite in fresh instances of the wasm module under kiln's embedded Wasmtime; with `--native`, the same tests run on the native build of the same tarball. *Tests* are test files, or a file's individual cases where its harness reports them (Ruby's test-all files; a file that stopped early counts once more as a failure). *Expected* failures are listed in `tests/baseline/<interp>.toml`, each with its reason.\n",
+        p.command, p.date, p.commit
+    );
+    let _ = writeln!(s, "## Summary\n");
+    let _ = writeln!(
+        s,
+        "| suite | interpreter | ran | tests | wasm pass | native pass | wasm/native | skip | expected | unexpected | wall (wasm / native) |"
+    );
+    let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for (run, what) in runs {
+        let r = run.report();
+        let t = &r.totals;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} s / {} |",
+            run.suite,
+            run.id,
+            what,
+            t.total,
+            t.pass,
+            t.native_pass.map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
+            t.native_pass.map(|n| pct(t.pass, n)).unwrap_or_else(|| "–".into()),
+            t.skip,
+            t.xfail,
+            t.fail,
+            run.wall,
+            run.native_wall.map(|w| format!("{w:.0} s")).unwrap_or_else(|| "–".into()),
+        );
+    }
+    for (run, what) in runs {
+        let _ = writeln!(s, "\n## {} ({}, {})\n", run.suite, run.id, what);
+        let mut dirs: BTreeMap<String, Counts> = BTreeMap::new();
+        for t in &run.results {
+            dirs.entry(top_dir(&t.name)).or_default().add(t);
+        }
+        let _ = writeln!(
+            s,
+            "| directory | tests | wasm pass | native pass | wasm/native | skip | expected | unexpected |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (d, c) in &dirs {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                d,
+                c.total,
+                c.pass,
+                c.native_pass.map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
+                c.native_pass.map(|n| pct(c.pass, n)).unwrap_or_else(|| "–".into()),
+                c.skip,
+                c.xfail,
+                c.fail
+            );
+        }
+        let causes = causes(&run.results);
+        if !causes.is_empty() {
+            let _ = writeln!(s, "\nFailures by cause:\n");
+            let mut v: Vec<(&String, &usize)> = causes.iter().collect();
+            v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            list(&mut s, &v);
+        }
+        let only = native_only(&run.results);
+        if !only.is_empty() {
+            let _ = writeln!(s, "\nPassing natively but not on wasm, by cause:\n");
+            let mut v: Vec<(&String, &usize)> = only.iter().collect();
+            v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            list(&mut s, &v);
+        }
+        let e = Endings::of(&run.results);
+        let _ = writeln!(
+            s,
+            "\nRobustness: {} traps ({} out of memory), {} timeouts, {} unusable test files; each was one test's result and the run went on.",
+            e.traps, e.out_of_memory, e.timeouts, e.broken
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_dirs_are_two_components() {
+        assert_eq!(top_dir("ext/standard/tests/file/a.phpt"), "ext/standard");
+        assert_eq!(top_dir("Zend/tests/a.phpt"), "Zend/tests");
+        assert_eq!(top_dir("test/ruby/test_io.rb#TestIO#test_a"), "test/ruby");
+        assert_eq!(top_dir("basictest/test.rb"), "basictest");
+        assert_eq!(top_dir("x.phpt"), ".");
+    }
+
+    #[test]
+    fn causes_count_cases_and_whole_files() {
+        let mut a = TestResult::new(std::path::Path::new("t/a.rb"));
+        a.outcome = Outcome::Fail;
+        a.failure_is_cases = true;
+        a.cases = vec![super::super::Case {
+            name: "A#x".into(),
+            outcome: Outcome::Fail,
+            detail: String::new(),
+            baseline: Some("no fork".into()),
+            native: Some(Outcome::Pass),
+        }];
+        let mut b = TestResult::new(std::path::Path::new("t/b.phpt"));
+        b.outcome = Outcome::Timeout;
+        b.native = Some(Outcome::Pass);
+        let c = causes(&[a.clone(), b.clone()]);
+        assert_eq!(c.get("no fork"), Some(&1));
+        assert_eq!(c.get("unexpected (not in the baseline)"), Some(&1));
+        let n = native_only(&[a, b.clone()]);
+        assert_eq!(n.values().sum::<usize>(), 2);
+        assert_eq!(Endings::of(&[b]).timeouts, 1);
+    }
+}
