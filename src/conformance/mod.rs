@@ -26,6 +26,11 @@ use crate::runtime::{RunSpec, Runtime, Stdio};
 /// maps into the guest) and the per-test limits.
 pub struct SuiteEnv<'a> {
     pub exec: Exec<'a>,
+    /// The recipe's CGI program (`[serve] module`, natively its
+    /// `native_binary`) on the same side, for tests that need a CGI SAPI
+    /// (a `.phpt` with --GET--/--POST--/--COOKIE--); `None` when the
+    /// recipe has none.
+    pub cgi: Option<Exec<'a>>,
     /// The interpreter's source tree.
     pub root: PathBuf,
     /// The build's output tree (`bin/`, `lib/`).
@@ -73,10 +78,25 @@ impl SuiteEnv<'_> {
 
     /// Run one spec on this side.
     pub fn run(&self, spec: &RunSpec) -> Result<crate::runtime::Outcome> {
-        match &self.exec {
-            Exec::Wasm { runtime, program } => runtime.run_program(program, spec),
-            Exec::Native { binary, args, .. } => crate::runtime::run_native(binary, args, spec),
-        }
+        exec(&self.exec, spec)
+    }
+
+    /// Run one spec on this side's CGI program.
+    pub fn run_cgi(&self, spec: &RunSpec) -> Result<crate::runtime::Outcome> {
+        let cgi = self
+            .cgi
+            .as_ref()
+            .context("this suite has no CGI program (the recipe has no [serve])")?;
+        exec(cgi, spec)
+    }
+}
+
+fn exec(e: &Exec<'_>, spec: &RunSpec) -> Result<crate::runtime::Outcome> {
+    match e {
+        Exec::Wasm { runtime, program } => runtime.run_program(program, spec),
+        // A native CGI program takes no `[bench] native_args` (they are the
+        // CLI's); the runner passes what it needs.
+        Exec::Native { binary, args, .. } => crate::runtime::run_native(binary, args, spec),
     }
 }
 
@@ -220,12 +240,19 @@ impl TestResult {
                     .unwrap_or(if n.cases.is_empty() { n.outcome } else { Outcome::Broken }),
             );
         }
+        // Cases only the native side ran: skipped with the file when the
+        // file skipped on wasm, else lost when the wasm run stopped early.
+        let (outcome, detail) = match self.outcome {
+            Outcome::Skip => (Outcome::Skip, self.detail.clone()),
+            Outcome::Pass | Outcome::Warn | Outcome::Xfail => return,
+            _ => (Outcome::Broken, "did not run on wasm (the file stopped before it)".to_string()),
+        };
         let mine: std::collections::HashSet<String> = self.cases.iter().map(|c| c.name.clone()).collect();
         for c in n.cases.iter().filter(|c| !mine.contains(&c.name)) {
             self.cases.push(Case {
                 name: c.name.clone(),
-                outcome: Outcome::Broken,
-                detail: "did not run on wasm (the file stopped before it)".into(),
+                outcome,
+                detail: detail.clone(),
                 baseline: None,
                 native: Some(c.outcome),
             });

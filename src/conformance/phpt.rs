@@ -53,20 +53,25 @@ pub const INI_OVERWRITES: &[&str] = &[
     "short_open_tag=0",
 ];
 
-/// Sections only the CGI SAPI can run.
-const CGI_SECTIONS: &[&str] = &[
-    "CGI",
-    "GET",
-    "POST",
-    "POST_RAW",
-    "GZIP_POST",
-    "DEFLATE_POST",
-    "PUT",
-    "COOKIE",
-    "HEADERS",
-    "EXPECTHEADERS",
-    "REQUEST",
-];
+/// run-tests.php's `isCGI()`: a test that runs on the CGI SAPI (php-cgi
+/// with `-C`), with a request made from these sections.
+fn is_cgi(t: &Phpt) -> Option<&'static str> {
+    if t.sections.contains_key("CGI") {
+        return Some("CGI");
+    }
+    [
+        "GET",
+        "POST",
+        "GZIP_POST",
+        "DEFLATE_POST",
+        "POST_RAW",
+        "PUT",
+        "COOKIE",
+        "EXPECTHEADERS",
+    ]
+    .into_iter()
+    .find(|s| t.get(s).is_some_and(|v| !v.is_empty()))
+}
 
 /// .phpt files and PHP's output are bytes, and run-tests.php compares them
 /// as bytes (its patterns have no `/u`). They are held here as Latin-1
@@ -424,12 +429,10 @@ fn run_once(env: &PhptEnv<'_>, path: &Path) -> TestResult {
         }
     };
     res.title = t.title();
-    for s in CGI_SECTIONS {
-        if t.sections.contains_key(*s) {
-            res.outcome = Outcome::Skip;
-            res.detail = format!("needs the CGI SAPI (--{s}--), not built for WASI");
-            return res;
-        }
+    if let (Some(s), None) = (is_cgi(&t), &env.suite.cgi) {
+        res.outcome = Outcome::Skip;
+        res.detail = format!("needs the CGI SAPI (--{s}--), which this build does not have");
+        return res;
     }
     if t.sections.contains_key("REDIRECTTEST") {
         res.outcome = Outcome::Skip;
@@ -481,6 +484,108 @@ fn missing_extension_dir(env: &PhptEnv<'_>, path: &Path) -> Option<String> {
         .iter()
         .any(|x| *x == name || x.strip_prefix("zend ") == Some(name.as_str()));
     (!loaded).then_some(name)
+}
+
+/// The CGI request run-tests.php makes from a test's sections: the
+/// environment (`REDIRECT_STATUS`, `QUERY_STRING` from --GET--,
+/// `PATH_TRANSLATED`/`SCRIPT_FILENAME`, `HTTP_COOKIE`, the method and the
+/// body's type and length, each unless --ENV-- set it) and the body for
+/// stdin. The flag says whether --ARGS-- apply (a GET request only).
+fn cgi_request(t: &Phpt, file: &Path, vars: &mut Vec<(String, String)>) -> Result<(Option<Vec<u8>>, bool)> {
+    fn set(vars: &mut Vec<(String, String)>, k: &str, v: String) {
+        vars.retain(|(x, _)| x != k);
+        vars.push((k.to_string(), v));
+    }
+    fn empty(vars: &[(String, String)], k: &str) -> bool {
+        vars.iter()
+            .rev()
+            .find(|(x, _)| x == k)
+            .is_none_or(|(_, v)| v.is_empty() || v == "0")
+    }
+    let file = file.display().to_string();
+    let trimmed = |s: &str| text_to_bytes(php_trim(s));
+    set(vars, "REDIRECT_STATUS", "1".into());
+    if empty(vars, "QUERY_STRING") {
+        set(vars, "QUERY_STRING", text_to_utf8(php_trim(t.get("GET").unwrap_or(""))));
+    }
+    for k in ["PATH_TRANSLATED", "SCRIPT_FILENAME"] {
+        if empty(vars, k) {
+            set(vars, k, file.clone());
+        }
+    }
+    set(
+        vars,
+        "HTTP_COOKIE",
+        t.get("COOKIE").map(|c| text_to_utf8(php_trim(c))).unwrap_or_default(),
+    );
+    let non_empty = |s: &str| t.get(s).filter(|v| !v.is_empty());
+    // POST_RAW and PUT: a Content-Type line sets the type; the rest is the body.
+    let raw = |vars: &mut Vec<(String, String)>, text: &str| -> Vec<u8> {
+        let mut lines = Vec::new();
+        for line in php_trim(text).split('\n') {
+            let lower = line.to_ascii_lowercase();
+            if empty(vars, "CONTENT_TYPE") && lower.starts_with("content-type:") {
+                set(vars, "CONTENT_TYPE", text_to_utf8(line[13..].replace('\r', "").trim()));
+                continue;
+            }
+            lines.push(line);
+        }
+        text_to_bytes(&lines.join("\n"))
+    };
+    let compress = |text: &str, gzip: bool| -> Result<Vec<u8>> {
+        use std::io::Write;
+        let data = trimmed(text);
+        Ok(if gzip {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(&data)?;
+            e.finish()?
+        } else {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(&data)?;
+            e.finish()?
+        })
+    };
+    let body = if let Some(p) = non_empty("POST_RAW") {
+        let b = raw(vars, p);
+        if empty(vars, "REQUEST_METHOD") {
+            set(vars, "REQUEST_METHOD", "POST".into());
+        }
+        b
+    } else if let Some(p) = non_empty("PUT") {
+        let b = raw(vars, p);
+        set(vars, "REQUEST_METHOD", "PUT".into());
+        b
+    } else if let Some(p) = non_empty("POST") {
+        let b = trimmed(p);
+        set(vars, "REQUEST_METHOD", "POST".into());
+        if empty(vars, "CONTENT_TYPE") {
+            set(vars, "CONTENT_TYPE", "application/x-www-form-urlencoded".into());
+        }
+        if empty(vars, "CONTENT_LENGTH") {
+            set(vars, "CONTENT_LENGTH", b.len().to_string());
+        }
+        return Ok((Some(b), false));
+    } else if let Some((p, gzip)) = non_empty("GZIP_POST")
+        .map(|p| (p, true))
+        .or(non_empty("DEFLATE_POST").map(|p| (p, false)))
+    {
+        let b = compress(p, gzip)?;
+        set(vars, "HTTP_CONTENT_ENCODING", if gzip { "gzip" } else { "deflate" }.into());
+        set(vars, "REQUEST_METHOD", "POST".into());
+        set(vars, "CONTENT_TYPE", "application/x-www-form-urlencoded".into());
+        set(vars, "CONTENT_LENGTH", b.len().to_string());
+        return Ok((Some(b), false));
+    } else {
+        set(vars, "REQUEST_METHOD", "GET".into());
+        set(vars, "CONTENT_TYPE", String::new());
+        set(vars, "CONTENT_LENGTH", String::new());
+        return Ok((None, true));
+    };
+    if body.is_empty() {
+        bail!("{}: the request body is empty", t.path.display());
+    }
+    set(vars, "CONTENT_LENGTH", body.len().to_string());
+    Ok((Some(body), false))
 }
 
 fn subst(s: &str, dir: &Path) -> String {
@@ -551,18 +656,49 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
 
     let php_file = dir.join(format!("{stem}.php"));
     fs::write(&php_file, text_to_bytes(t.get("FILE").unwrap_or("")))?;
+    let cgi = is_cgi(t).is_some();
     let mut argv = env.ini_args(&ini);
+    let mut stdin = t.get("STDIN").map(text_to_bytes);
+    let mut run_vars = vars.clone();
+    let mut with_args = true;
+    if cgi {
+        argv[0] = "php-cgi".into();
+        argv.insert(1, "-C".into());
+        let (body, get) = cgi_request(t, &php_file, &mut run_vars)?;
+        with_args = get;
+        if body.is_some() {
+            stdin = body;
+        }
+    }
     argv.push("-f".into());
     argv.push(php_file.display().to_string());
-    if let Some(a) = t.get("ARGS") {
+    if let (Some(a), true) = (t.get("ARGS"), with_args) {
         argv.push("--".into());
         argv.extend(text_to_utf8(a).split_whitespace().map(String::from));
     }
     let capture = t.get("CAPTURE_STDIO").map(|s| s.to_ascii_uppercase());
     let merged = capture.as_deref().is_none_or(|c| c.contains("STDERR") && c.contains("STDOUT"));
-    let stdin = t.get("STDIN").map(text_to_bytes);
-    let out = env.suite.run(&env.spec(&dir, argv, vars.clone(), stdin, merged))?;
+    let spec = env.spec(&dir, argv, run_vars, stdin, merged);
+    let out = if cgi { env.suite.run_cgi(&spec)? } else { env.suite.run(&spec)? };
     let mut output = bytes_to_text(&out.stdout);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if cgi {
+        // run-tests.php strips the CGI headers: `/^(.*?)\r?\n\r?\n(.*)/s`.
+        let split = output
+            .find("\n\r\n")
+            .map(|i| (i, 3))
+            .into_iter()
+            .chain(output.find("\n\n").map(|i| (i, 2)))
+            .min();
+        if let Some((i, n)) = split {
+            headers = output[..i]
+                .split(['\n', '\r'])
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect();
+            output = output[i + n..].to_string();
+        }
+    }
     if let Some(c) = &capture {
         if !c.contains("STDOUT") {
             output.clear();
@@ -597,6 +733,18 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
             format!("memory cap of {} MiB reached", env.suite.memory_limit >> 20),
             output,
         ));
+    }
+    if let Some(want) = t.get("EXPECTHEADERS") {
+        let missing: Vec<String> = want
+            .split(['\n', '\r'])
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, v)| !headers.iter().any(|(hk, hv)| hk == k && hv == v))
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        if !missing.is_empty() {
+            return Ok((Outcome::Fail, format!("headers differ: wanted {}", missing.join("; ")), output));
+        }
     }
     let ok = matches(t, &output)?;
     Ok(match (ok, xfail) {

@@ -113,10 +113,20 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
     if let Some(n) = note {
         project.progress.println(format!("test {}: {n}", plan.recipe.name));
     }
+    // The recipe's CGI program, for tests that need a CGI SAPI.
+    let cgi_module = match &plan.recipe.serve {
+        Some(serve) if plan.dirs.out.join(&serve.module).is_file() => Some(Program::Module(rt.load(&plan.dirs.out.join(&serve.module))?)),
+        _ => None,
+    };
+    let native_cgi = match (plan.recipe.serve.as_ref().and_then(|s| s.native_binary.as_deref()), opts.native) {
+        (Some(binary), true) => Some(project.native_program(plan, binary)?),
+        _ => None,
+    };
     let tmp = tempfile::tempdir()?;
     let timeout = opts.timeout.unwrap_or_else(|| super::default_timeout(suite.runner));
-    let env = |exec| SuiteEnv {
+    let env = |exec, cgi| SuiteEnv {
         exec,
+        cgi,
         root: plan.dirs.src.clone(),
         out: plan.dirs.out.clone(),
         run: plan.recipe.run.clone(),
@@ -126,10 +136,13 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
     };
     let runner = super::runner(
         suite.runner,
-        env(Exec::Wasm {
-            runtime: &rt,
-            program: &program,
-        }),
+        env(
+            Exec::Wasm {
+                runtime: &rt,
+                program: &program,
+            },
+            cgi_module.as_ref().map(|p| Exec::Wasm { runtime: &rt, program: p }),
+        ),
     )?;
     let tests = runner.discover(&paths, opts.filter.as_deref())?;
     if tests.is_empty() {
@@ -146,7 +159,12 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
     if let Some(exec) = native {
         let start = Instant::now();
         project.progress.println(format!("running the same {} tests natively", tests.len()));
-        let native_runner = super::runner(suite.runner, env(exec))?;
+        let cgi = native_cgi.map(|binary| Exec::Native {
+            binary,
+            args: Vec::new(),
+            env: native_env(plan),
+        });
+        let native_runner = super::runner(suite.runner, env(exec, cgi))?;
         let native_results = super::run_parallel(&tests, &|p| native_runner.serial(p), opts.jobs, &project.progress, |p| {
             native_runner.run(p)
         });

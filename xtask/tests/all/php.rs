@@ -443,6 +443,40 @@ mod conformance {
         assert!(t.contains("1 unexpected failures"), "{t}");
     }
 
+    /// Tests with a request (--GET--, --POST--, --COOKIE--,
+    /// --EXPECTHEADERS--) run on php-cgi, as run-tests.php runs them.
+    #[test]
+    #[ignore = "slow tier: builds PHP"]
+    fn cgi_tests_run_on_php_cgi() {
+        let d = phpt_dir(&[
+            (
+                "get.phpt",
+                "--TEST--\nget\n--GET--\na=1&b[]=x\n--COOKIE--\nc=2\n--FILE--\n<?php echo PHP_SAPI, ' ', json_encode([$_GET, $_COOKIE, $_SERVER['REQUEST_METHOD']]);\n--EXPECT--\ncgi-fcgi [{\"a\":\"1\",\"b\":[\"x\"]},{\"c\":\"2\"},\"GET\"]\n",
+            ),
+            (
+                "post.phpt",
+                "--TEST--\npost\n--POST--\nq=hello+world\n--FILE--\n<?php header('X-Kiln: yes'); echo $_POST['q'], ' ', $_SERVER['CONTENT_LENGTH'];\n--EXPECTHEADERS--\nX-Kiln: yes\n--EXPECT--\nhello world 13\n",
+            ),
+            (
+                "headers.phpt",
+                "--TEST--\nwrong header\n--GET--\nx=1\n--FILE--\n<?php echo 'x';\n--EXPECTHEADERS--\nX-Missing: 1\n--EXPECT--\nx\n",
+            ),
+        ]);
+        let out = xtask(&["test", "php", d.path().to_str().unwrap()]);
+        let t = text(&out);
+        assert!(!out.status.success(), "{t}");
+        assert!(
+            !t.lines()
+                .any(|l| l.starts_with("FAIL") && (l.contains("get.phpt") || l.contains("post.phpt"))),
+            "{t}"
+        );
+        assert!(
+            t.contains("headers.phpt") && t.contains("headers differ: wanted X-Missing: 1"),
+            "{t}"
+        );
+        assert!(t.contains("1 unexpected failures"), "{t}");
+    }
+
     #[test]
     #[ignore = "slow tier: builds PHP"]
     fn loops_and_memory_hogs_are_stopped_and_reported() {
