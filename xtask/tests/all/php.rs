@@ -314,24 +314,9 @@ fn runs_resume_from_the_start_up_snapshot_with_their_own_arguments_environment_a
 #[test]
 #[ignore = "slow tier: builds PHP and a native PHP"]
 fn posix_file_semantics_match_native() {
-    use crate::support::KnownDifference as K;
     built();
-    crate::support::posix_probe(
-        "php",
-        "php",
-        &[
-            K {
-                case: "dot-dot above the root: parent lists it",
-                wasm: "*",
-                reason: crate::support::ABOVE_THE_ROOT,
-            },
-            K {
-                case: "symlink: absolute target inside, read through",
-                wasm: "EPERM",
-                reason: crate::support::ABSOLUTE_SYMLINK,
-            },
-        ],
-    );
+    let known: Vec<&crate::support::KnownDifference> = crate::support::SHARED_DIFFERENCES.iter().collect();
+    crate::support::posix_probe("php", "php", &known);
 }
 
 mod apps;

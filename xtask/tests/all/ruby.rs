@@ -286,27 +286,8 @@ mod conformance {
 #[test]
 #[ignore = "slow tier: builds Ruby"]
 fn posix_file_semantics_match_native() {
-    use crate::support::KnownDifference as K;
     built();
-    crate::support::posix_probe(
-        "ruby",
-        "rb",
-        &[
-            K {
-                case: "dot-dot above the root: parent lists it",
-                wasm: "*",
-                reason: crate::support::ABOVE_THE_ROOT,
-            },
-            K {
-                case: "symlink: absolute target inside, read through",
-                wasm: "EPERM",
-                reason: crate::support::ABSOLUTE_SYMLINK,
-            },
-            K {
-                case: "open a directory for reading, then read",
-                wasm: "EBADF",
-                reason: crate::support::READ_A_DIRECTORY,
-            },
-        ],
-    );
+    let mut known: Vec<&crate::support::KnownDifference> = crate::support::SHARED_DIFFERENCES.iter().collect();
+    known.push(&crate::support::READ_A_DIRECTORY_DIFFERENCE);
+    crate::support::posix_probe("ruby", "rb", &known);
 }

@@ -120,7 +120,7 @@ pub struct KnownDifference {
 /// same tarball (`run --native`), and compare case by case. Every case
 /// must agree with native except `known`, whose wasm outcome must be
 /// exactly as listed (so a fixed difference fails until it is removed).
-pub fn posix_probe(interp: &str, ext: &str, known: &[KnownDifference]) {
+pub fn posix_probe(interp: &str, ext: &str, known: &[&KnownDifference]) {
     let scripts = tempfile::tempdir().expect("tempdir");
     let script = scripts.path().join(format!("posix.{ext}"));
     std::fs::copy(repo().join(format!("tests/posix/posix.{ext}")), &script).expect("copying the probe");
@@ -179,3 +179,25 @@ pub const ABOVE_THE_ROOT: &str = "the parent of a mapped directory is outside th
 pub const ABSOLUTE_SYMLINK: &str =
     "WASI resolves symlinks inside their mapped directory: the host refuses an absolute target (EPERM), even one naming a path inside";
 pub const READ_A_DIRECTORY: &str = "WASI's fd_read on a directory fails with EBADF where Linux says EISDIR";
+
+/// The differences every interpreter keeps (its own case names agree).
+pub const SHARED_DIFFERENCES: &[KnownDifference] = &[
+    KnownDifference {
+        case: "dot-dot above the root: parent lists it",
+        wasm: "*",
+        reason: ABOVE_THE_ROOT,
+    },
+    KnownDifference {
+        case: "symlink: absolute target inside, read through",
+        wasm: "EPERM",
+        reason: ABSOLUTE_SYMLINK,
+    },
+];
+
+/// Reading a directory through a descriptor (CPython's and Ruby's probes;
+/// PHP's has no such case).
+pub const READ_A_DIRECTORY_DIFFERENCE: KnownDifference = KnownDifference {
+    case: "open a directory for reading, then read",
+    wasm: "EBADF",
+    reason: READ_A_DIRECTORY,
+};
