@@ -113,8 +113,7 @@ impl Phpt {
                 let end = r.find(|c: char| !(c.is_ascii_uppercase() || c == '_')).unwrap_or(r.len());
                 (&r[..end], &r[end..])
             });
-            if let Some((name, rest)) = name.filter(|(_, rest)| rest.starts_with("--")) {
-                let _ = rest;
+            if let Some((name, _)) = name.filter(|(_, rest)| rest.starts_with("--")) {
                 if !name.is_empty() {
                     if let Some(c) = current.take() {
                         sections.insert(c, std::mem::take(&mut body));
