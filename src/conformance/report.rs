@@ -60,6 +60,9 @@ pub struct Report<'a> {
     pub interpreter: String,
     pub jobs: usize,
     pub wall_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native_wall_seconds: Option<f64>,
+    pub measured: super::suite::Measured,
     pub totals: Counts,
     pub by_directory: BTreeMap<String, Counts>,
     pub now_passing: Vec<String>,
@@ -83,6 +86,8 @@ impl<'a> Report<'a> {
             interpreter: interpreter.into(),
             jobs,
             wall_seconds: wall,
+            native_wall_seconds: None,
+            measured: Default::default(),
             totals,
             by_directory,
             now_passing,

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
 
 use super::report::Report;
 use super::{Baseline, Exec, Outcome, SuiteEnv, TestResult};
@@ -29,12 +30,46 @@ pub struct SuiteOptions {
     pub snapshot: bool,
 }
 
+/// How a run was made, for its report and the conformance table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Measured {
+    /// What ran: "full suite", "default subset" or "chosen tests".
+    pub ran: String,
+    /// The `cargo xtask test` command line that runs the same tests.
+    pub command: String,
+    /// UTC date the run started, `YYYY-MM-DD`.
+    pub date: String,
+    /// kiln's commit (`-dirty` with changes); the caller fills it in.
+    pub commit: String,
+}
+
+impl SuiteOptions {
+    /// The `cargo xtask test` command line for these options (the flavour
+    /// and limits aside).
+    pub fn command(&self, recipe: &str) -> String {
+        let mut c = format!("cargo xtask test {recipe}");
+        for (on, flag) in [(self.full, " --full"), (self.native, " --native")] {
+            if on {
+                c.push_str(flag);
+            }
+        }
+        if let Some(f) = &self.filter {
+            c.push_str(&format!(" --filter {f}"));
+        }
+        for p in &self.paths {
+            c.push_str(&format!(" {}", p.display()));
+        }
+        c
+    }
+}
+
 /// A finished suite run, held against its baseline.
 #[derive(Debug)]
 pub struct SuiteRun {
     /// `<recipe>-<runner>`.
     pub suite: String,
     pub id: String,
+    pub measured: Measured,
     pub jobs: usize,
     pub results: Vec<TestResult>,
     /// Baseline entries that passed (to be removed from the baseline).
@@ -51,7 +86,44 @@ pub struct SuiteRun {
 
 impl SuiteRun {
     pub fn report(&self) -> Report<'_> {
-        Report::new(&self.suite, &self.id, self.jobs, self.wall, &self.results, self.now_pass.clone())
+        let mut r = Report::new(&self.suite, &self.id, self.jobs, self.wall, &self.results, self.now_pass.clone());
+        r.native_wall_seconds = self.native_wall;
+        r.measured = self.measured.clone();
+        r
+    }
+
+    /// A run read back from its JSON report (`--report DIR`), judged
+    /// afresh against the baseline at `baseline_path`: what a baseline
+    /// edit changes, without running the suite again.
+    pub fn from_report(json: &std::path::Path, baseline_path: PathBuf) -> Result<SuiteRun> {
+        #[derive(Deserialize)]
+        struct Saved {
+            suite: String,
+            interpreter: String,
+            jobs: usize,
+            wall_seconds: f64,
+            #[serde(default)]
+            native_wall_seconds: Option<f64>,
+            #[serde(default)]
+            measured: Measured,
+            tests: Vec<TestResult>,
+        }
+        let text = std::fs::read(json).with_context(|| format!("reading the report {}", json.display()))?;
+        let saved: Saved = serde_json::from_slice(&text).with_context(|| format!("{} is not a kiln JSON report", json.display()))?;
+        let mut results = saved.tests;
+        let now_pass = Baseline::load(&baseline_path)?.apply(&mut results)?;
+        Ok(SuiteRun {
+            suite: saved.suite,
+            id: saved.interpreter,
+            measured: saved.measured,
+            jobs: saved.jobs,
+            results,
+            now_pass,
+            baseline_path,
+            wall: saved.wall_seconds,
+            native_wall: saved.native_wall_seconds,
+            snapshot_runs: None,
+        })
     }
 
     /// Failures the baseline does not expect.
@@ -76,6 +148,10 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
             plan.recipe.name
         )
     };
+    let started_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     project.build_with_source(plan)?;
     let paths: Vec<PathBuf> = if !opts.paths.is_empty() {
         opts.paths.clone()
@@ -179,6 +255,19 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
     Ok(SuiteRun {
         suite: format!("{}-{}", plan.recipe.name, suite.runner),
         id: plan.id.clone(),
+        measured: Measured {
+            ran: if !opts.paths.is_empty() || opts.filter.is_some() {
+                "chosen tests"
+            } else if opts.full {
+                "full suite"
+            } else {
+                "default subset"
+            }
+            .into(),
+            command: opts.command(&plan.recipe.name),
+            date: crate::release::chrono_like(started_at)[..10].to_string(),
+            commit: String::new(),
+        },
         jobs: opts.jobs,
         results,
         now_pass,
@@ -197,4 +286,58 @@ pub fn native_env(plan: &BuildPlan) -> Vec<(String, String)> {
         env.extend(n.run_env.iter().cloned());
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_read_back_is_judged_by_todays_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = TestResult::new(std::path::Path::new("t/a.phpt"));
+        a.outcome = Outcome::Fail;
+        a.native = Some(Outcome::Pass);
+        let mut b = TestResult::new(std::path::Path::new("t/b.phpt"));
+        b.outcome = Outcome::Pass;
+        let run = SuiteRun {
+            suite: "x-phpt".into(),
+            id: "x-1.0".into(),
+            measured: Measured {
+                ran: "full suite".into(),
+                command: "cargo xtask test x --full --native".into(),
+                date: "2026-11-28".into(),
+                commit: "abc".into(),
+            },
+            jobs: 2,
+            results: vec![a, b],
+            now_pass: Vec::new(),
+            baseline_path: PathBuf::new(),
+            wall: 3.0,
+            native_wall: Some(4.0),
+            snapshot_runs: None,
+        };
+        run.report().write(dir.path()).unwrap();
+        let json = dir.path().join("x-phpt.json");
+        let base = dir.path().join("x.toml");
+        std::fs::write(
+            &base,
+            "[[expected]]\ntests = [\"t/a.phpt\", \"t/b.phpt\"]\nreason = \"no processes\"\n",
+        )
+        .unwrap();
+        let back = SuiteRun::from_report(&json, base.clone()).unwrap();
+        assert_eq!(back.measured, run.measured);
+        assert_eq!(back.native_wall, Some(4.0));
+        assert_eq!(back.results[0].baseline.as_deref(), Some("no processes"));
+        assert!(back.unexpected().is_empty());
+        assert_eq!(back.now_pass, ["t/b.phpt"]);
+        // The baseline shrinks: the same report now has an unexpected failure.
+        std::fs::write(&base, "").unwrap();
+        let back = SuiteRun::from_report(&json, base).unwrap();
+        assert_eq!(back.unexpected().len(), 1);
+        assert!(SuiteRun::from_report(&dir.path().join("missing.json"), PathBuf::new())
+            .unwrap_err()
+            .to_string()
+            .contains("missing.json"));
+    }
 }

@@ -54,6 +54,12 @@ pub struct TestArgs {
     /// another start-up start from scratch anyway).
     #[arg(long)]
     pub no_snapshot: bool,
+    /// With --all: run nothing; read each suite's JSON report from
+    /// DIR/<interp>/ (written by `test <interp> --report DIR/<interp>` or
+    /// `test --all --report DIR`), judge it against today's baselines, and
+    /// write `CONFORMANCE.md` from it. For a baseline edit after a long run.
+    #[arg(long, value_name = "DIR", requires = "all", conflicts_with_all = ["full", "native", "jobs", "timeout", "no_snapshot"])]
+    pub from_reports: Option<PathBuf>,
 }
 
 pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
@@ -61,7 +67,8 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     let Some(interp) = a.interp.clone().filter(|_| !a.all) else {
         return run_all(&p, a);
     };
-    let run = suite(&p, &interp, &a)?;
+    let mut run = suite(&p, &interp, &a)?;
+    run.measured.commit = commit(&p.layout.repo);
     Ok(if print_run(&run, a.report.as_deref())? {
         ExitCode::SUCCESS
     } else {
@@ -106,7 +113,13 @@ fn print_run(run: &SuiteRun, report_dir: Option<&std::path::Path>) -> anyhow::Re
     }
     let unexpected = run.unexpected();
     for r in &unexpected {
-        println!("FAIL {} [{}] {:?}: {}", r.name, r.title, r.outcome, r.detail);
+        let cases = r.unexpected_cases();
+        let cases = if cases.is_empty() {
+            String::new()
+        } else {
+            format!("; unexpected: {}", cases.join(", "))
+        };
+        println!("FAIL {} [{}] {:?}: {}{cases}", r.name, r.title, r.outcome, r.detail);
     }
     for n in &run.now_pass {
         println!("NOW PASSES (remove from {}): {n}", run.baseline_path.display());
@@ -130,11 +143,23 @@ fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> 
     recipes.sort_by(|x, y| x.name.cmp(&y.name));
     let mut runs = Vec::new();
     let mut ok = true;
+    let kiln_commit = commit(&p.layout.repo);
     for r in &recipes {
-        println!("==> test {}{}", r.name, if a.full { " --full" } else { "" });
-        match suite(p, &r.name, &a) {
+        let run = if let Some(from) = &a.from_reports {
+            let runner = r.conformance.as_ref().map(|c| c.runner.to_string()).unwrap_or_default();
+            let json = from.join(&r.name).join(format!("{}-{runner}.json", r.name));
+            println!("==> {} (judged against {})", json.display(), p.layout.baseline(&r.name).display());
+            SuiteRun::from_report(&json, p.layout.baseline(&r.name))
+        } else {
+            println!("==> test {}{}", r.name, if a.full { " --full" } else { "" });
+            suite(p, &r.name, &a).map(|mut run| {
+                run.measured.commit = kiln_commit.clone();
+                run
+            })
+        };
+        match run {
             Ok(run) => {
-                let dir = a.report.as_ref().map(|d| d.join(&r.name));
+                let dir = a.report.as_ref().filter(|_| a.from_reports.is_none()).map(|d| d.join(&r.name));
                 ok &= print_run(&run, dir.as_deref())?;
                 runs.push(run);
             }
@@ -144,19 +169,20 @@ fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> 
             }
         }
     }
-    let what = if a.full { "full suite" } else { "default subset" };
-    let pairs: Vec<(&SuiteRun, &str)> = runs.iter().map(|r| (r, what)).collect();
+    let refs: Vec<&SuiteRun> = runs.iter().collect();
     let mut command = String::from("cargo xtask test --all");
     for (on, flag) in [(a.full, " --full"), (a.native, " --native")] {
         if on {
             command.push_str(flag);
         }
     }
-    if a.report.is_some() {
+    if a.from_reports.is_some() {
+        command.push_str(" --from-reports DIR");
+    } else if a.report.is_some() {
         command.push_str(" --report DIR");
     }
     let page = kiln::conformance::table::conformance_md(
-        &pairs,
+        &refs,
         &kiln::conformance::table::Provenance {
             command,
             date: kiln::release::chrono_like(
@@ -166,11 +192,11 @@ fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> 
                     .unwrap_or(0),
             )[..10]
                 .to_string(),
-            commit: commit(&p.layout.repo),
+            commit: kiln_commit,
         },
     );
     let mut targets = vec![p.layout.repo.join("CONFORMANCE.md")];
-    if let Some(d) = &a.report {
+    if let Some(d) = a.report.as_ref().or(a.from_reports.as_ref()) {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         targets.push(d.join("CONFORMANCE.md"));
     }
