@@ -180,7 +180,7 @@ pub struct TestResult {
     pub outcome: Outcome,
     pub detail: String,
     /// The output of a failing test.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub output: String,
     pub seconds: f64,
     /// Set when the baseline expects this failure: its reason.
