@@ -67,8 +67,10 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     let Some(interp) = a.interp.clone().filter(|_| !a.all) else {
         return run_all(&p, a);
     };
+    // The commit the run starts from (the tree may move while it runs).
+    let kiln_commit = commit(&p.layout.repo);
     let mut run = suite(&p, &interp, &a)?;
-    run.measured.commit = commit(&p.layout.repo);
+    run.measured.commit = kiln_commit;
     Ok(if print_run(&run, a.report.as_deref())? {
         ExitCode::SUCCESS
     } else {
