@@ -176,7 +176,14 @@ impl<'a> RubyTest<'a> {
     fn run_testunit(&self, path: &Path, r: &mut TestResult) -> Result<()> {
         let work = tempfile::tempdir_in(&self.env.tmp)?;
         let root = self.env.root.display();
-        let mut args = vec![format!("-I{root}/tool/lib"), format!("-I{root}/test/lib"), format!("-I{root}/test")];
+        // -rtest/unit: as tool/test/runner.rb loads the harness before the
+        // files, some of which (test/logger, test/-ext-/gvl) never require it.
+        let mut args = vec![
+            format!("-I{root}/tool/lib"),
+            format!("-I{root}/test/lib"),
+            format!("-I{root}/test"),
+            "-rtest/unit".to_string(),
+        ];
         if !self.env.is_native() {
             // WASI has no socket extension. Suites that require it at load
             // time only for their server helpers (test/openssl/utils.rb)
