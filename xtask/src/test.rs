@@ -63,6 +63,9 @@ pub struct TestArgs {
 }
 
 pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
+    if a.from_reports.is_some() && !a.all {
+        anyhow::bail!("--from-reports reads every suite's report: use it with --all (cargo xtask test --all --from-reports DIR)");
+    }
     let p = crate::project(g)?;
     let Some(interp) = a.interp.clone().filter(|_| !a.all) else {
         return run_all(&p, a);

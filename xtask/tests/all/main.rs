@@ -7,6 +7,7 @@
 //! xtask ci` runs each module as its own tier (`-- --ignored php::`);
 //! `tools`, `containerd` and `php_goto` only when asked for (`--tier`).
 
+mod conformance;
 mod containerd;
 mod php;
 mod php_goto;
