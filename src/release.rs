@@ -372,6 +372,15 @@ pub fn write_sums(out: &Path) -> Result<PathBuf> {
     Ok(p)
 }
 
+/// Today's UTC date, `YYYY-MM-DD`.
+pub fn today() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    chrono_like(now)[..10].to_string()
+}
+
 /// RFC 3339 UTC for a Unix time (no external date crate needed for this).
 pub fn chrono_like(secs: u64) -> String {
     let days = secs / 86_400;

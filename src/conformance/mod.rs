@@ -351,7 +351,6 @@ impl Baseline {
         for r in results.iter_mut() {
             r.baseline = None;
             let file_reason = find(&r.name);
-            let mut unexpected = Vec::new();
             for i in 0..r.cases.len() {
                 let full = r.case_name(&r.cases[i]);
                 let c = &mut r.cases[i];
@@ -359,9 +358,6 @@ impl Baseline {
                 let reason = find(&full).or_else(|| file_reason.clone());
                 if c.outcome.is_failure() {
                     c.baseline = reason;
-                    if c.baseline.is_none() {
-                        unexpected.push(c.name.clone());
-                    }
                 } else if c.outcome == Outcome::Pass && exact(&full) {
                     now_pass.push(full);
                 }
@@ -369,7 +365,7 @@ impl Baseline {
             if r.outcome.is_failure() {
                 if file_reason.is_some() {
                     r.baseline = file_reason;
-                } else if r.failure_is_cases && unexpected.is_empty() && !r.cases.is_empty() {
+                } else if r.failure_is_cases && r.unexpected_cases().is_empty() && !r.cases.is_empty() {
                     let mut reasons: Vec<&str> = r.cases.iter().filter_map(|c| c.baseline.as_deref()).collect();
                     reasons.sort_unstable();
                     reasons.dedup();

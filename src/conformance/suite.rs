@@ -148,10 +148,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
             plan.recipe.name
         )
     };
-    let started_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_on = crate::release::today();
     project.build_with_source(plan)?;
     let paths: Vec<PathBuf> = if !opts.paths.is_empty() {
         opts.paths.clone()
@@ -265,7 +262,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
             }
             .into(),
             command: opts.command(&plan.recipe.name),
-            date: crate::release::chrono_like(started_at)[..10].to_string(),
+            date: started_on,
             commit: String::new(),
         },
         jobs: opts.jobs,

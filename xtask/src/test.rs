@@ -58,11 +58,12 @@ pub struct TestArgs {
     /// DIR/<interp>/ (written by `test <interp> --report DIR/<interp>` or
     /// `test --all --report DIR`), judge it against today's baselines, and
     /// write `CONFORMANCE.md` from it. For a baseline edit after a long run.
-    #[arg(long, value_name = "DIR", requires = "all", conflicts_with_all = ["full", "native", "jobs", "timeout", "no_snapshot"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["full", "native", "jobs", "timeout", "no_snapshot"])]
     pub from_reports: Option<PathBuf>,
 }
 
 pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
+    // (clap's `requires = "all"` is met by the flag's default, so checked here.)
     if a.from_reports.is_some() && !a.all {
         anyhow::bail!("--from-reports reads every suite's report: use it with --all (cargo xtask test --all --from-reports DIR)");
     }
@@ -190,13 +191,7 @@ fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> 
         &refs,
         &kiln::conformance::table::Provenance {
             command,
-            date: kiln::release::chrono_like(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0),
-            )[..10]
-                .to_string(),
+            date: kiln::release::today(),
             commit: kiln_commit,
         },
     );
