@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cmd::Cmd;
 use crate::fsutil::{sha256_bytes, sha256_file};
@@ -564,6 +564,7 @@ fn flags(
     let mut libs = vars.subst_all(name, &b.libs)?;
     libs.extend(vars.subst_all(name, &fl.libs)?);
     if !shims.files.is_empty() {
+        ldflags.extend(shims.wraps.iter().map(|sym| format!("-Wl,--wrap={sym}")));
         ldflags.push(format!("-L{}", d.shims.display()));
         libs.insert(0, "-lkiln_shims".into());
     }
@@ -614,6 +615,35 @@ struct Shims {
     files: Vec<PathBuf>,
     includes: Vec<PathBuf>,
     force_include: Vec<PathBuf>,
+    /// Symbols the shim sources define `__wrap_<sym>` for, declared in
+    /// the source itself (`kiln-wrap: sym …`); each becomes the linker's
+    /// `--wrap=<sym>`, so a definition and its flag cannot part.
+    wraps: Vec<String>,
+}
+
+/// The symbols a shim source wraps: the words after `kiln-wrap:` on any
+/// of its lines. A declared symbol without its `__wrap_` definition is an
+/// error here rather than an undefined symbol at the interpreter's link.
+fn shim_wraps(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading shim {}", path.display()))?;
+    let mut wraps = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some((_, rest)) = line.split_once("kiln-wrap:") else { continue };
+        for sym in rest.trim().trim_end_matches("*/").split_whitespace() {
+            if !sym.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                bail!("{}:{}: kiln-wrap: {sym:?} is not a C symbol", path.display(), i + 1);
+            }
+            if !text.contains(&format!("__wrap_{sym}(")) {
+                bail!(
+                    "{}:{}: kiln-wrap: {sym} is declared but __wrap_{sym} is not defined",
+                    path.display(),
+                    i + 1
+                );
+            }
+            wraps.push(sym.to_string());
+        }
+    }
+    Ok(wraps)
 }
 
 fn shims(layout: &Layout, recipe: &Recipe) -> Result<Shims> {
@@ -629,10 +659,16 @@ fn shims(layout: &Layout, recipe: &Recipe) -> Result<Shims> {
             })
             .collect()
     };
+    let files = resolve(&recipe.build.shims)?;
+    let mut wraps = Vec::new();
+    for f in &files {
+        wraps.extend(shim_wraps(f)?);
+    }
     Ok(Shims {
-        files: resolve(&recipe.build.shims)?,
+        files,
         includes: resolve(&recipe.build.shim_include)?,
         force_include: resolve(&recipe.build.force_include)?,
+        wraps,
     })
 }
 
@@ -683,6 +719,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             files: Vec::new(),
             includes: Vec::new(),
             force_include: Vec::new(),
+            wraps: Vec::new(),
         }
     } else {
         shims(layout, recipe)?
@@ -1594,6 +1631,35 @@ mod tests {
         assert_eq!(v.subst("r", "{src}/x {} {a b}").unwrap(), "/s/x {} {a b}");
         let e = v.subst("r", "{srcdir}/x").unwrap_err().to_string();
         assert!(e.contains("recipe r") && e.contains("{srcdir}") && e.contains("{src}"), "{e}");
+    }
+
+    #[test]
+    fn shim_wraps_become_linker_flags_for_every_interpreter() {
+        let root = tempfile::tempdir().unwrap();
+        copy_repo(root.path());
+        for interp in ["php", "python", "ruby"] {
+            let p = plan_of(root.path(), interp, None).unwrap();
+            for sym in ["__wasilibc_find_relpath", "__wasilibc_find_relpath_alloc", "chdir", "rmdir"] {
+                let flag = format!("-Wl,--wrap={sym}");
+                assert_eq!(
+                    p.flags.ldflags.iter().filter(|f| **f == flag).count(),
+                    1,
+                    "{interp}: {:?}",
+                    p.flags.ldflags
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_declared_wrap_without_its_definition_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.c");
+        std::fs::write(&f, "/* kiln-wrap: open */\nint __wrap_close(int fd) { return fd; }\n").unwrap();
+        let e = format!("{:#}", shim_wraps(&f).unwrap_err());
+        assert!(e.contains("s.c:1") && e.contains("__wrap_open"), "{e}");
+        std::fs::write(&f, "/* kiln-wrap: close */\nint __wrap_close(int fd) { return fd; }\n").unwrap();
+        assert_eq!(shim_wraps(&f).unwrap(), ["close"]);
     }
 
     #[test]

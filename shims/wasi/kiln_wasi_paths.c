@@ -29,11 +29,29 @@
  * into it, so that getcwd() and the paths a program makes absolute from it
  * are the user's. Without PWD, or if it is not reachable, nothing changes.
  * Also called by an instance resumed from a snapshot (PHP's patch 0013),
- * whose constructors ran before the snapshot. */
+ * whose constructors ran before the snapshot.
+ *
+ * chdir. wasi-libc's chdir stores the joined path as it was given, so
+ * after chdir("a") and chdir("..") getcwd() said "/w/a/.." and kept
+ * growing. Once the host accepted the directory, the stored path is
+ * replaced by its lexical form, provided that names the same directory
+ * (same device and inode): after a symlink, "link/.." is the target's
+ * parent, and the unnormalised path stays.
+ *
+ * rmdir. The WASI host refuses a trailing slash on the directory to
+ * remove (EINVAL), where Linux removes "dir/". rmdir only ever names a
+ * directory, so trailing slashes are dropped ("dir/." still fails with
+ * EINVAL, as natively; "file/" is ENOTDIR either way).
+ *
+ * The linker's --wrap flags for these come from this line (kiln's plan
+ * reads it):
+ * kiln-wrap: __wasilibc_find_relpath __wasilibc_find_relpath_alloc chdir rmdir
+ */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int __real___wasilibc_find_relpath(const char *path, const char **abs_prefix, char **relative_path,
@@ -69,6 +87,7 @@ static int kiln_escapes(const char *rel) {
 
 /* "/prefix/rel" with "." and ".." resolved by name, into a malloc'ed
  * string; a trailing slash stays (it still asks for a directory).
+ * (chdir passes the whole path as `prefix` and "" as `rel`.)
  * wasi-libc keeps a mapped directory's prefix without its leading "/"
  * ("." is the empty prefix), so the result is rooted here. */
 static char *kiln_lexical(const char *prefix, const char *rel) {
@@ -127,3 +146,43 @@ void kiln_wasi_enter_pwd(void) {
     }
 }
 __attribute__((constructor)) static void kiln_wasi_enter_pwd_at_start(void) { kiln_wasi_enter_pwd(); }
+
+int __real_chdir(const char *path);
+int __real_rmdir(const char *path);
+
+int __wrap_chdir(const char *path) {
+    if (__real_chdir(path) != 0) return -1;
+    int saved = errno;
+    char *cwd = getcwd(NULL, 0);
+    char *norm = cwd ? kiln_lexical(cwd, "") : NULL;
+    if (norm && strcmp(norm, cwd) != 0) {
+        struct stat a, b;
+        if (stat(cwd, &a) == 0 && stat(norm, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            /* Same directory: store the short name. Should this fail,
+             * the longer one is still right. */
+            (void)__real_chdir(norm);
+        }
+    }
+    free(norm);
+    free(cwd);
+    errno = saved;
+    return 0;
+}
+
+int __wrap_rmdir(const char *path) {
+    size_t n = strlen(path);
+    if (n < 2 || path[n - 1] != '/') return __real_rmdir(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    char *trimmed = malloc(n + 1);
+    if (!trimmed) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(trimmed, path, n);
+    trimmed[n] = '\0';
+    int r = __real_rmdir(trimmed);
+    int saved = errno;
+    free(trimmed);
+    errno = saved;
+    return r;
+}

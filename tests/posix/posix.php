@@ -83,3 +83,7 @@ check("truncate through O_TRUNC", fn() => [file_put_contents("t", "long text"), 
 check("append mode writes at the end", fn() => [file_put_contents("ap", "1"), file_put_contents("ap", "2", FILE_APPEND), file_get_contents("ap")][2]);
 check("seek past the end, then write", function () { $f = fopen("sk", "w"); fseek($f, 4); fwrite($f, "z"); fclose($f); return bin2hex(file_get_contents("sk")); });
 check("scandir sorted", fn() => scandir("d"));
+check("rmdir with a trailing slash", fn() => [mkdir("ts"), rmdir("ts/"), file_exists("ts")]);
+check("rmdir a file with a trailing slash", fn() => rmdir("f.txt/"));
+check("chdir into d/.., then getcwd", fn() => [chdir("d/.."), getcwd() === $here]);
+check("chdir d, then .., then getcwd", fn() => [chdir("d"), chdir(".."), getcwd() === $here]);

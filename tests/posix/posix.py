@@ -74,3 +74,7 @@ case("truncate through O_TRUNC", lambda: (write("t", "long text"), write("t", "x
 case("append mode writes at the end", lambda: (write("ap", "1"), open("ap", "a").write("2"), read("ap"))[2])
 case("seek past the end, then write", lambda: (lambda fd: (os.lseek(fd, 4, 0), os.write(fd, b"z"), os.close(fd), open("sk", "rb").read())[3])(os.open("sk", os.O_CREAT | os.O_WRONLY)))
 case("listdir sorted", lambda: sorted(os.listdir("d")))
+case("rmdir with a trailing slash", lambda: (os.mkdir("ts"), os.rmdir("ts/"), os.path.exists("ts"))[2])
+case("rmdir a file with a trailing slash", lambda: os.rmdir("f.txt/"))
+case("chdir into d/.., then getcwd", lambda: (os.chdir("d/.."), os.getcwd() == here)[1])
+case("chdir d, then .., then getcwd", lambda: (os.chdir("d"), os.chdir(".."), os.getcwd() == here)[2])

@@ -62,3 +62,7 @@ check("truncate through O_TRUNC") { File.write("t", "long text"); File.write("t"
 check("append mode writes at the end") { File.write("ap", "1"); File.open("ap", "a") { |f| f.write("2") }; File.read("ap") }
 check("seek past the end, then write") { File.open("sk", "w") { |f| f.seek(4); f.write("z") }; File.binread("sk") }
 check("Dir.children sorted") { Dir.children("d").sort }
+check("rmdir with a trailing slash") { Dir.mkdir("ts"); Dir.rmdir("ts/"); File.exist?("ts") }
+check("rmdir a file with a trailing slash") { Dir.rmdir("f.txt/") }
+check("chdir into d/.., then getcwd") { Dir.chdir("d/.."); Dir.pwd == here }
+check("chdir d, then .., then getcwd") { Dir.chdir("d"); Dir.chdir(".."); Dir.pwd == here }
