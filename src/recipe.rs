@@ -730,7 +730,9 @@ impl Recipe {
             bail!("{at}: a version cannot set `versions` or `name`");
         }
         merge_table(&mut table, over, "").with_context(|| at.clone())?;
-        let mut r: Recipe = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| anyhow::anyhow!("{at}: {}", e.message()))?;
+        let mut r: Recipe = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{at}: {}", e.message()))?;
         r.validate(path).with_context(|| at.clone())?;
         r.resolve_extends(path)?;
         r.variant = Some(key.to_string());
@@ -934,13 +936,17 @@ fn merge_table(base: &mut toml::Table, over: &toml::Table, at: &str) -> Result<(
     for (k, v) in over {
         let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
         if let Some(name) = k.strip_suffix('+') {
-            let Some(add) = v.as_array() else { bail!("{path}: `+` takes an array") };
+            let Some(add) = v.as_array() else {
+                bail!("{path}: `+` takes an array")
+            };
             match base.entry(name.to_string()).or_insert_with(|| toml::Value::Array(Vec::new())) {
                 toml::Value::Array(a) => a.extend(add.iter().cloned()),
                 _ => bail!("{path}: {name} is not an array"),
             }
         } else if let Some(name) = k.strip_suffix('-') {
-            let Some(drop) = v.as_array() else { bail!("{path}: `-` takes an array") };
+            let Some(drop) = v.as_array() else {
+                bail!("{path}: `-` takes an array")
+            };
             let Some(toml::Value::Array(a)) = base.get_mut(name) else {
                 bail!("{path}: the default has no array {name}")
             };

@@ -17,7 +17,10 @@ pub fn run(g: &Global, _a: ListArgs) -> anyhow::Result<ExitCode> {
         let family = kiln::recipe::Recipe::load_family(&ctx.layout.recipes().join(format!("{}.toml", base.name)))?;
         let kind = format!("{:?}", base.kind).to_lowercase();
         if family.len() == 1 {
-            text.push_str(&format!("{:<14} {:<10} {:<12} {}\n", base.name, base.version, kind, base.description));
+            text.push_str(&format!(
+                "{:<14} {:<10} {:<12} {}\n",
+                base.name, base.version, kind, base.description
+            ));
         } else {
             text.push_str(&format!("{:<14} {:<10} {:<12} {}\n", base.name, "", kind, base.description));
             for r in &family {
@@ -25,7 +28,10 @@ pub fn run(g: &Global, _a: ListArgs) -> anyhow::Result<ExitCode> {
                 let mut line = format!("{:<14} {:<10} {default:<12} `{}`", "", r.version, r.spec());
                 let flavors: Vec<&String> = r.flavor.keys().collect();
                 if r.variant.is_some() && flavors != base.flavor.keys().collect::<Vec<_>>() {
-                    line.push_str(&format!(" flavours: {}", flavors.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")));
+                    line.push_str(&format!(
+                        " flavours: {}",
+                        flavors.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
                 }
                 text.push_str(&line);
                 text.push('\n');

@@ -276,11 +276,7 @@ fn run_matrix(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCod
     }
     let started = std::time::Instant::now();
     let (_, ok) = run_each(p, &recipes, &a, &kiln_commit)?;
-    println!(
-        "matrix: {} versions in {:.0} s",
-        recipes.len(),
-        started.elapsed().as_secs_f64()
-    );
+    println!("matrix: {} versions in {:.0} s", recipes.len(), started.elapsed().as_secs_f64());
     if let Some(dir) = &a.report {
         let missing: Vec<String> = suite_recipes(p, false)?
             .iter()
