@@ -83,7 +83,8 @@ impl Layout {
     pub fn locks(&self) -> PathBuf {
         self.work.join("locks")
     }
-    /// Expected failures of a recipe's suite: `tests/baseline/<name>.toml`.
+    /// Expected failures of a recipe's suite: `tests/baseline/<slug>.toml`
+    /// (`php.toml` for the default version, `php-8.2.toml` for another).
     pub fn baseline(&self, recipe: &str) -> PathBuf {
         self.repo.join("tests").join("baseline").join(format!("{recipe}.toml"))
     }

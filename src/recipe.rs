@@ -145,6 +145,18 @@ pub struct Recipe {
     /// `cargo xtask serve`: a CGI program that serves web requests.
     #[serde(default)]
     pub serve: Option<Serve>,
+    /// The recipe family's other versions: `[versions."8.2"]`, each a
+    /// table of the fields that differ from the default stated above
+    /// (`version`, `series`, `[source]`, flags). Tables merge key by key;
+    /// a value or an array replaces the default's, `"key+"` appends to an
+    /// array and `"key-"` removes elements from it (each must be there);
+    /// `[source]` is replaced whole. `recipe@8.2` selects one.
+    #[serde(default)]
+    pub versions: BTreeMap<String, toml::Table>,
+    /// The `[versions]` key this recipe was resolved for; `None` for the
+    /// default version.
+    #[serde(skip)]
+    pub variant: Option<String>,
 }
 
 /// `cargo xtask serve`: how the recipe's CGI program serves a document
@@ -670,11 +682,83 @@ fn read(path: &Path) -> Result<String> {
 }
 
 impl Recipe {
+    /// The recipe's default version. Every other version in the file is
+    /// resolved too, so a broken `[versions]` table is reported whichever
+    /// version is asked for.
     pub fn load(path: &Path) -> Result<Recipe> {
-        let mut r: Recipe = parse_toml(path, &read(path)?)?;
+        let text = read(path)?;
+        let mut r: Recipe = parse_toml(path, &text)?;
         r.validate(path)?;
         r.resolve_extends(path)?;
+        for key in r.versions.keys() {
+            Recipe::resolve_version(path, &text, key)?;
+        }
         Ok(r)
+    }
+
+    /// The default version followed by every `[versions]` entry.
+    pub fn load_family(path: &Path) -> Result<Vec<Recipe>> {
+        let text = read(path)?;
+        let base = Recipe::load(path)?;
+        let mut out = Vec::new();
+        for key in base.versions.keys() {
+            out.push(Recipe::resolve_version(path, &text, key)?);
+        }
+        out.insert(0, base);
+        Ok(out)
+    }
+
+    /// `[versions.<key>]` laid over the default and read as a recipe.
+    fn resolve_version(path: &Path, text: &str, key: &str) -> Result<Recipe> {
+        let mut table: toml::Table = parse_toml(path, text)?;
+        let versions = table.remove("versions");
+        let over = versions
+            .as_ref()
+            .and_then(|v| v.get(key))
+            .and_then(|v| v.as_table())
+            .with_context(|| format!("{}: no [versions.{key:?}] table", path.display()))?;
+        // Errors name the version's table: the merged value has no lines.
+        let line = text
+            .lines()
+            .position(|l| {
+                let l = l.trim_start_matches(['[', ' ']);
+                l.starts_with(&format!("versions.\"{key}\"")) || l.starts_with(&format!("versions.{key}"))
+            })
+            .map_or(1, |i| i + 1);
+        let at = format!("{}:{line}: [versions.\"{key}\"]", path.display());
+        if over.contains_key("versions") || over.contains_key("name") {
+            bail!("{at}: a version cannot set `versions` or `name`");
+        }
+        merge_table(&mut table, over, "").with_context(|| at.clone())?;
+        let mut r: Recipe = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{at}: {}", e.message()))?;
+        r.validate(path).with_context(|| at.clone())?;
+        r.resolve_extends(path)?;
+        r.variant = Some(key.to_string());
+        // Keep the family's list, so any member can name the others.
+        if let Some(toml::Value::Table(v)) = versions {
+            r.versions = v.into_iter().filter_map(|(k, v)| Some((k, v.as_table()?.clone()))).collect();
+        }
+        Ok(r)
+    }
+
+    /// The name this version's files go by: `php` for the default,
+    /// `php-8.2` for `[versions."8.2"]` (its baseline
+    /// `tests/baseline/php-8.2.toml`, its report directory).
+    pub fn slug(&self) -> String {
+        match &self.variant {
+            None => self.name.clone(),
+            Some(k) => format!("{}-{k}", self.name),
+        }
+    }
+
+    /// `php@8.2`-style name for messages; the bare name for the default.
+    pub fn spec(&self) -> String {
+        match &self.variant {
+            None => self.name.clone(),
+            Some(k) => format!("{}@{k}", self.name),
+        }
     }
 
     /// Expand each flavour's `extends` chain: the base's configure
@@ -844,7 +928,53 @@ pub fn load_all(dir: &Path) -> Result<Vec<Recipe>> {
     Ok(out)
 }
 
-/// Find recipe `name` (with optional `@version` check).
+/// Lay `over` onto `base`: tables merge key by key, values and arrays
+/// replace, `"key+"` appends to an array, `"key-"` removes elements from
+/// one (each must be present, so a stale removal is an error), and
+/// `source` is replaced whole (a pin is one thing).
+fn merge_table(base: &mut toml::Table, over: &toml::Table, at: &str) -> Result<()> {
+    for (k, v) in over {
+        let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+        if let Some(name) = k.strip_suffix('+') {
+            let Some(add) = v.as_array() else {
+                bail!("{path}: `+` takes an array")
+            };
+            match base.entry(name.to_string()).or_insert_with(|| toml::Value::Array(Vec::new())) {
+                toml::Value::Array(a) => a.extend(add.iter().cloned()),
+                _ => bail!("{path}: {name} is not an array"),
+            }
+        } else if let Some(name) = k.strip_suffix('-') {
+            let Some(drop) = v.as_array() else {
+                bail!("{path}: `-` takes an array")
+            };
+            let Some(toml::Value::Array(a)) = base.get_mut(name) else {
+                bail!("{path}: the default has no array {name}")
+            };
+            for d in drop {
+                let Some(i) = a.iter().position(|x| x == d) else {
+                    bail!("{path}: {d} is not in the default's {name}")
+                };
+                a.remove(i);
+            }
+        } else {
+            match (base.get_mut(k), v) {
+                (Some(toml::Value::Table(b)), toml::Value::Table(o)) if path != "source" => merge_table(b, o, &path)?,
+                _ => {
+                    base.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Does `full` (`8.2.32`) answer to `asked` (`8.2.32`, `8.2`, `8`)?
+fn version_matches(full: &str, asked: &str) -> bool {
+    full == asked || full.starts_with(&format!("{asked}."))
+}
+
+/// Find recipe `name`, or one of its versions with `name@version`
+/// (`php@8.2`, `php@8.2.32`, `php@8.4` for the default).
 pub fn find(dir: &Path, spec: &str) -> Result<Recipe> {
     let (name, version) = match spec.split_once('@') {
         Some((n, v)) => (n, Some(v)),
@@ -855,11 +985,20 @@ pub fn find(dir: &Path, spec: &str) -> Result<Recipe> {
         let known: Vec<String> = load_all(dir).map(|v| v.into_iter().map(|r| r.name).collect()).unwrap_or_default();
         bail!("no recipe {} (known: {})", path.display(), known.join(", "));
     }
-    let r = Recipe::load(&path)?;
-    if let Some(v) = version {
-        if v != r.version && !r.version.starts_with(&format!("{v}.")) {
-            bail!("{} pins {} {}; {spec} is not available", path.display(), r.name, r.version);
-        }
+    let Some(v) = version else {
+        return Recipe::load(&path);
+    };
+    let family = Recipe::load_family(&path)?;
+    if let Some(r) = family
+        .iter()
+        .find(|r| r.variant.as_deref() == Some(v))
+        .or_else(|| family.iter().find(|r| version_matches(&r.version, v)))
+    {
+        return Ok(r.clone());
     }
-    Ok(r)
+    let known: Vec<String> = family
+        .iter()
+        .map(|r| format!("{}{}", r.version, if r.variant.is_none() { " (default)" } else { "" }))
+        .collect();
+    bail!("{}: {spec} is not available (versions: {})", path.display(), known.join(", "))
 }

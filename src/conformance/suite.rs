@@ -247,7 +247,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         }
         native_wall = Some(start.elapsed().as_secs_f64());
     }
-    let baseline_path = project.layout.baseline(&plan.recipe.name);
+    let baseline_path = project.layout.baseline(&plan.recipe.slug());
     let now_pass = Baseline::load(&baseline_path)?.apply(&mut results)?;
     Ok(SuiteRun {
         suite: format!("{}-{}", plan.recipe.name, suite.runner),
@@ -261,7 +261,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
                 "default subset"
             }
             .into(),
-            command: opts.command(&plan.recipe.name),
+            command: opts.command(&plan.recipe.spec()),
             date: started_on,
             commit: String::new(),
         },

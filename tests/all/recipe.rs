@@ -78,3 +78,69 @@ fn a_run_snapshot_without_its_check_is_refused() {
     assert!(err.contains("[run.snapshot] needs `check`"), "{err}");
     assert!(err.contains(&p.display().to_string()), "{err}");
 }
+
+#[test]
+fn a_family_resolves_each_version_over_the_default() {
+    let dir = repo().join("recipes");
+    let php = kiln::recipe::find(&dir, "php").unwrap();
+    assert_eq!(
+        (php.version.as_str(), php.variant.as_deref(), php.slug()),
+        ("8.4.16", None, "php".to_string())
+    );
+    for spec in ["php@8.4", "php@8.4.16"] {
+        assert!(kiln::recipe::find(&dir, spec).unwrap().variant.is_none(), "{spec}");
+    }
+    for spec in ["php@8.2", "php@8.2.32"] {
+        let r = kiln::recipe::find(&dir, spec).unwrap();
+        assert_eq!(
+            (r.version.as_str(), r.series.as_str(), r.slug()),
+            ("8.2.32", "8.2", "php-8.2".to_string())
+        );
+        // The source is the version's own, whole (no inherited alternates).
+        assert_eq!(r.source.artifact.file, "php-8.2.32.tar.xz");
+        // Everything else comes from the default.
+        assert_eq!(r.build.configure, php.build.configure);
+        assert_eq!(r.flavor.keys().collect::<Vec<_>>(), php.flavor.keys().collect::<Vec<_>>());
+        assert!(r.run.snapshot.is_some() && r.conformance.is_some());
+    }
+    let ruby = kiln::recipe::find(&dir, "ruby@3.4").unwrap();
+    assert!(ruby.source.artifact.alternates.is_empty());
+    let ext = ruby.build.configure.iter().find(|a| a.starts_with("--with-ext=")).unwrap();
+    assert!(!ext.contains("bigdecimal") && ext.contains("psych"), "{ext}");
+    assert_eq!(ruby.build.configure.iter().filter(|a| a.starts_with("--with-ext=")).count(), 1);
+    let err = format!("{:#}", kiln::recipe::find(&dir, "php@7.4").unwrap_err());
+    assert!(
+        err.contains("php@7.4") && err.contains("8.4.16 (default)") && err.contains("8.2.32"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_broken_version_table_is_an_error_naming_it() {
+    let cases = [
+        // An unknown key inside the version's table.
+        (
+            "[versions.\"8.2\"]\nversion = \"8.2.32\"\n",
+            "[versions.\"8.2\"]\nversion = \"8.2.32\"\nsereis = \"x\"\n",
+            "sereis",
+        ),
+        // Removing an element the default does not have.
+        (
+            "[versions.\"8.2\"]\nversion = \"8.2.32\"\n",
+            "[versions.\"8.2\"]\nversion = \"8.2.32\"\nbuild = { \"configure-\" = [\"--enable-nothing\"] }\n",
+            "--enable-nothing",
+        ),
+    ];
+    for (find, replace, word) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let text = fs::read_to_string(repo().join("recipes/php.toml")).unwrap();
+        assert!(text.contains(find), "{find}");
+        let p = dir.path().join("php.toml");
+        fs::write(&p, text.replacen(find, replace, 1)).unwrap();
+        let err = format!("{:#}", Recipe::load(&p).unwrap_err());
+        assert!(
+            err.contains("[versions.\"8.2\"]") && err.contains(word) && err.contains("php.toml:"),
+            "{err}"
+        );
+    }
+}

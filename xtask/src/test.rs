@@ -9,8 +9,9 @@ use crate::Global;
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// Interpreter (php, python, ruby); not with --all.
-    #[arg(required_unless_present = "all")]
+    /// Interpreter (php, python, ruby), or one of its versions
+    /// (`php@8.2`, see `cargo xtask list`); not with --all or --matrix.
+    #[arg(required_unless_present_any = ["all", "matrix"])]
     pub interp: Option<String>,
     /// Every interpreter with a suite, one after another (a failing suite
     /// does not stop the others), then write `CONFORMANCE.md`: per suite
@@ -20,6 +21,15 @@ pub struct TestArgs {
     /// --native for the published table.
     #[arg(long, conflicts_with_all = ["interp", "paths", "filter", "flavor"])]
     pub all: bool,
+    /// The version matrix: every version other than the defaults (`cargo
+    /// xtask list`), one after another, each against its own baseline
+    /// (`tests/baseline/<interp>-<series>.toml`), the default subset unless
+    /// --full. With --report DIR, each run's reports go to DIR/<interp>-<series>/;
+    /// when DIR also holds the default versions' reports (from `test --all
+    /// --report DIR`), `CONFORMANCE.md` is then rewritten from all of them,
+    /// as `test --all --from-reports DIR` would.
+    #[arg(long, conflicts_with_all = ["interp", "paths", "filter", "flavor", "all", "from_reports"])]
+    pub matrix: bool,
     /// Test files or directories, inside the interpreter's source tree
     /// (relative paths resolve there first) or anywhere on disk. Default:
     /// the recipe's representative subset; with --full, everything.
@@ -56,8 +66,10 @@ pub struct TestArgs {
     pub no_snapshot: bool,
     /// With --all: run nothing; read each suite's JSON report from
     /// DIR/<interp>/ (written by `test <interp> --report DIR/<interp>` or
-    /// `test --all --report DIR`), judge it against today's baselines, and
-    /// write `CONFORMANCE.md` from it. For a baseline edit after a long run.
+    /// `test --all --report DIR`), and those of other versions from
+    /// DIR/<interp>-<series>/ where present (`test --matrix --report DIR`),
+    /// judge them against today's baselines, and write `CONFORMANCE.md`
+    /// from them. For a baseline edit after a long run.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["full", "native", "jobs", "timeout", "no_snapshot"])]
     pub from_reports: Option<PathBuf>,
 }
@@ -68,6 +80,9 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--from-reports reads every suite's report: use it with --all (cargo xtask test --all --from-reports DIR)");
     }
     let p = crate::project(g)?;
+    if a.matrix {
+        return run_matrix(&p, a);
+    }
     let Some(interp) = a.interp.clone().filter(|_| !a.all) else {
         return run_all(&p, a);
     };
@@ -82,22 +97,22 @@ pub fn run(g: &Global, a: TestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn suite_options(a: &TestArgs) -> SuiteOptions {
+    SuiteOptions {
+        paths: a.paths.clone(),
+        full: a.full,
+        jobs: a.jobs.unwrap_or_else(kiln::plan::default_jobs),
+        filter: a.filter.clone(),
+        timeout: a.timeout.map(std::time::Duration::from_secs_f64),
+        memory_mib: a.memory_mib,
+        native: a.native,
+        snapshot: !a.no_snapshot,
+    }
+}
+
 fn suite(p: &kiln::project::Project, interp: &str, a: &TestArgs) -> anyhow::Result<SuiteRun> {
     let plan = p.plan(interp, a.flavor.as_deref(), None, false)?;
-    run_suite(
-        p,
-        &plan,
-        &SuiteOptions {
-            paths: a.paths.clone(),
-            full: a.full,
-            jobs: a.jobs.unwrap_or_else(kiln::plan::default_jobs),
-            filter: a.filter.clone(),
-            timeout: a.timeout.map(std::time::Duration::from_secs_f64),
-            memory_mib: a.memory_mib,
-            native: a.native,
-            snapshot: !a.no_snapshot,
-        },
-    )
+    run_suite(p, &plan, &suite_options(a))
 }
 
 /// Print a run's table, reports and verdict; true when nothing failed
@@ -142,69 +157,167 @@ fn print_run(run: &SuiteRun, report_dir: Option<&std::path::Path>) -> anyhow::Re
     Ok(true)
 }
 
-/// `test --all`: every recipe with a `[conformance]` suite, then the table.
-fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> {
-    let mut recipes = kiln::recipe::load_all(&p.layout.recipes())?;
-    recipes.retain(|r| r.conformance.is_some());
-    recipes.sort_by(|x, y| x.name.cmp(&y.name));
+/// The recipes with a `[conformance]` suite: the default versions, or
+/// (`others`) every other version of each family.
+fn suite_recipes(p: &kiln::project::Project, others: bool) -> anyhow::Result<Vec<kiln::recipe::Recipe>> {
+    let mut out = Vec::new();
+    for r in kiln::recipe::load_all(&p.layout.recipes())? {
+        if r.conformance.is_none() {
+            continue;
+        }
+        if others {
+            let family = kiln::recipe::Recipe::load_family(&p.layout.recipes().join(format!("{}.toml", r.name)))?;
+            out.extend(family.into_iter().filter(|v| v.variant.is_some() && v.conformance.is_some()));
+        } else {
+            out.push(r);
+        }
+    }
+    out.sort_by_key(|r| r.spec());
+    Ok(out)
+}
+
+/// A suite's JSON report in DIR: `DIR/<slug>/<name>-<runner>.json`.
+fn report_json(dir: &std::path::Path, r: &kiln::recipe::Recipe) -> PathBuf {
+    let runner = r.conformance.as_ref().map(|c| c.runner.to_string()).unwrap_or_default();
+    dir.join(r.slug()).join(format!("{}-{runner}.json", r.name))
+}
+
+/// Run each recipe's suite in turn (a failing one does not stop the
+/// others); the runs and whether all met their baselines.
+fn run_each(
+    p: &kiln::project::Project,
+    recipes: &[kiln::recipe::Recipe],
+    a: &TestArgs,
+    kiln_commit: &str,
+) -> anyhow::Result<(Vec<SuiteRun>, bool)> {
     let mut runs = Vec::new();
     let mut ok = true;
-    let kiln_commit = commit(&p.layout.repo);
-    for r in &recipes {
-        let run = if let Some(from) = &a.from_reports {
-            let runner = r.conformance.as_ref().map(|c| c.runner.to_string()).unwrap_or_default();
-            let json = from.join(&r.name).join(format!("{}-{runner}.json", r.name));
-            println!("==> {} (judged against {})", json.display(), p.layout.baseline(&r.name).display());
-            SuiteRun::from_report(&json, p.layout.baseline(&r.name))
-        } else {
-            println!("==> test {}{}", r.name, if a.full { " --full" } else { "" });
-            suite(p, &r.name, &a).map(|mut run| {
-                run.measured.commit = kiln_commit.clone();
-                run
-            })
-        };
-        match run {
-            Ok(run) => {
-                let dir = a.report.as_ref().filter(|_| a.from_reports.is_none()).map(|d| d.join(&r.name));
+    for r in recipes {
+        let opts = suite_options(a);
+        println!("==> {}", opts.command(&r.spec()));
+        match suite(p, &r.spec(), a) {
+            Ok(mut run) => {
+                run.measured.commit = kiln_commit.to_string();
+                let dir = a.report.as_ref().map(|d| d.join(r.slug()));
                 ok &= print_run(&run, dir.as_deref())?;
                 runs.push(run);
             }
             Err(e) => {
-                eprintln!("test {}: {e:#}", r.name);
+                eprintln!("test {}: {e:#}", r.spec());
                 ok = false;
             }
         }
     }
-    let refs: Vec<&SuiteRun> = runs.iter().collect();
-    let mut command = String::from("cargo xtask test --all");
-    for (on, flag) in [(a.full, " --full"), (a.native, " --native")] {
-        if on {
-            command.push_str(flag);
+    Ok((runs, ok))
+}
+
+/// Read the reports in `dir` back and judge them against today's
+/// baselines: every default version's (required), then each other
+/// version's that is there.
+fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyhow::Result<(Vec<SuiteRun>, bool)> {
+    let mut runs = Vec::new();
+    let mut ok = true;
+    for (r, required) in suite_recipes(p, false)?
+        .into_iter()
+        .map(|r| (r, true))
+        .chain(suite_recipes(p, true)?.into_iter().map(|r| (r, false)))
+    {
+        let json = report_json(dir, &r);
+        if !required && !json.exists() {
+            println!("==> {}: no report at {} (left out of the table)", r.spec(), json.display());
+            continue;
+        }
+        let baseline = p.layout.baseline(&r.slug());
+        println!("==> {} (judged against {})", json.display(), baseline.display());
+        match SuiteRun::from_report(&json, baseline) {
+            Ok(run) => {
+                ok &= print_run(&run, None)?;
+                runs.push(run);
+            }
+            Err(e) => {
+                eprintln!("test {}: {e:#}", r.spec());
+                ok = false;
+            }
         }
     }
+    Ok((runs, ok))
+}
+
+/// `test --all`: every default version with a `[conformance]` suite, then
+/// the table.
+fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> {
+    let kiln_commit = commit(&p.layout.repo);
+    let (runs, ok) = match &a.from_reports {
+        Some(from) => runs_from_reports(p, from)?,
+        None => run_each(p, &suite_recipes(p, false)?, &a, &kiln_commit)?,
+    };
+    let mut command = suite_options(&a).command("--all");
     if a.from_reports.is_some() {
         command.push_str(" --from-reports DIR");
     } else if a.report.is_some() {
         command.push_str(" --report DIR");
     }
+    let mut targets = vec![p.layout.repo.join("CONFORMANCE.md")];
+    if let Some(d) = a.report.as_ref().or(a.from_reports.as_ref()) {
+        targets.push(d.join("CONFORMANCE.md"));
+    }
+    write_page(&runs, command, kiln_commit, &targets)?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `test --matrix`: every version other than the defaults; with --report
+/// DIR holding the defaults' reports too, the table from all of DIR.
+fn run_matrix(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> {
+    let kiln_commit = commit(&p.layout.repo);
+    let recipes = suite_recipes(p, true)?;
+    if recipes.is_empty() {
+        println!("no recipe has a version other than its default");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let started = std::time::Instant::now();
+    let (_, ok) = run_each(p, &recipes, &a, &kiln_commit)?;
+    println!("matrix: {} versions in {:.0} s", recipes.len(), started.elapsed().as_secs_f64());
+    if let Some(dir) = &a.report {
+        let missing: Vec<String> = suite_recipes(p, false)?
+            .iter()
+            .filter(|r| !report_json(dir, r).exists())
+            .map(|r| r.spec())
+            .collect();
+        if missing.is_empty() {
+            let (runs, _) = runs_from_reports(p, dir)?;
+            let targets = [p.layout.repo.join("CONFORMANCE.md"), dir.join("CONFORMANCE.md")];
+            write_page(&runs, "cargo xtask test --all --from-reports DIR".into(), kiln_commit, &targets)?;
+        } else {
+            println!(
+                "CONFORMANCE.md not rewritten: {} has no report for {} (`cargo xtask test --all --report {}` writes them; then `test --all --from-reports {}`)",
+                dir.display(),
+                missing.join(", "),
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn write_page(runs: &[SuiteRun], command: String, commit: String, targets: &[PathBuf]) -> anyhow::Result<()> {
+    let refs: Vec<&SuiteRun> = runs.iter().collect();
     let page = kiln::conformance::table::conformance_md(
         &refs,
         &kiln::conformance::table::Provenance {
             command,
             date: kiln::release::today(),
-            commit: kiln_commit,
+            commit,
         },
     );
-    let mut targets = vec![p.layout.repo.join("CONFORMANCE.md")];
-    if let Some(d) = a.report.as_ref().or(a.from_reports.as_ref()) {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-        targets.push(d.join("CONFORMANCE.md"));
-    }
     for t in targets {
-        std::fs::write(&t, &page).with_context(|| format!("writing {}", t.display()))?;
+        if let Some(d) = t.parent() {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        std::fs::write(t, &page).with_context(|| format!("writing {}", t.display()))?;
         println!("wrote {}", t.display());
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(())
 }
 
 /// kiln's commit, `-dirty` when the work tree has changes; "unknown"
