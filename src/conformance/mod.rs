@@ -131,6 +131,18 @@ pub fn fixed_args(kind: RunnerKind) -> Vec<String> {
     }
 }
 
+/// How a trapped run reads in a report: `memory cap reached: …` when the
+/// cap refused a grow during the run (the guest ran out of memory),
+/// `trap: …` otherwise. The conformance table counts both as traps and
+/// the first as out of memory.
+pub(crate) fn trap_detail(trap: &str, hit_memory_limit: bool) -> String {
+    if hit_memory_limit {
+        format!("memory cap reached: {trap}")
+    } else {
+        format!("trap: {trap}")
+    }
+}
+
 /// A per-test time limit that suits the runner's granularity.
 pub fn default_timeout(kind: RunnerKind) -> std::time::Duration {
     std::time::Duration::from_secs(match kind {

@@ -723,8 +723,8 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
         ));
     }
     if let Some(trap) = &out.trap {
-        let what = if out.hit_memory_limit { "memory cap reached" } else { "trap" };
-        return Ok((Outcome::Fail, format!("{what}: {}", trap.lines().next().unwrap_or("")), output));
+        let first = trap.lines().next().unwrap_or("");
+        return Ok((Outcome::Fail, super::trap_detail(first, out.hit_memory_limit), output));
     }
     if out.hit_memory_limit {
         return Ok((

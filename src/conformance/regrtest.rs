@@ -235,7 +235,7 @@ impl Runner for Regrtest<'_> {
                     r.detail = format!("stopped after {:?}", self.env.timeout);
                 } else if let Some(t) = &o.trap {
                     r.outcome = Outcome::Fail;
-                    r.detail = format!("trap: {t}");
+                    r.detail = super::trap_detail(t, o.hit_memory_limit);
                 } else if o.hit_memory_limit && o.status != 0 {
                     r.outcome = Outcome::Fail;
                     r.detail = format!("memory cap of {} MiB reached", self.env.memory_limit >> 20);

@@ -159,7 +159,7 @@ impl<'a> RubyTest<'a> {
         (r.outcome, r.detail) = if o.timed_out {
             (Outcome::Timeout, format!("stopped after {:?}", self.env.timeout))
         } else if let Some(t) = &o.trap {
-            (Outcome::Fail, format!("trap: {t}"))
+            (Outcome::Fail, super::trap_detail(t, o.hit_memory_limit))
         } else if o.status == 0 && not_ok.is_empty() && out.contains("end of test") {
             (Outcome::Pass, out.lines().last().unwrap_or_default().to_string())
         } else {
@@ -208,7 +208,7 @@ impl<'a> RubyTest<'a> {
             !o.timed_out && o.trap.is_none() && summary.as_ref().is_some_and(|s| s.failures + s.errors == failing && failing > 0);
         (r.outcome, r.detail) = match (&summary, o.timed_out, &o.trap) {
             (_, true, _) => (Outcome::Timeout, format!("stopped after {:?}", self.env.timeout)),
-            (_, _, Some(t)) => (Outcome::Fail, format!("trap: {t}")),
+            (_, _, Some(t)) => (Outcome::Fail, super::trap_detail(t, o.hit_memory_limit)),
             (Some(s), _, _) if o.status == 0 && s.failures == 0 && s.errors == 0 => (Outcome::Pass, s.line.clone()),
             (Some(s), _, _) => (Outcome::Fail, format!("status {}; {}", o.status, s.line)),
             (None, _, _) => (
@@ -262,7 +262,7 @@ impl<'a> RubyTest<'a> {
             (Outcome::Timeout, format!("not finished in {:?}", spec.timeout.unwrap_or_default()))
         } else if let Some(t) = o.trap.as_ref().filter(|_| a.ignore_signals.is_empty()) {
             // A trap is what a signal is to runner.rb: always a failure.
-            fail(format!("trap: {t}"))
+            fail(super::trap_detail(t, o.hit_memory_limit))
         } else {
             match a.kind.as_str() {
                 "equal" => {

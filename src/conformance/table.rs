@@ -47,11 +47,13 @@ impl Endings {
             match r.outcome {
                 Outcome::Timeout => e.timeouts += 1,
                 Outcome::Broken => e.broken += 1,
-                _ if r.detail.starts_with("trap:") => {
+                // A trap while the memory cap refused a grow is the guest
+                // running out of memory; any other trap is a crash (an
+                // out-of-bounds "memory fault" included).
+                _ if r.detail.starts_with("trap:") => e.traps += 1,
+                _ if r.detail.starts_with("memory cap reached:") => {
                     e.traps += 1;
-                    if r.detail.contains("memory") {
-                        e.out_of_memory += 1;
-                    }
+                    e.out_of_memory += 1;
                 }
                 _ => {}
             }
@@ -261,5 +263,21 @@ mod tests {
         let n = native_only(&[a, b.clone()]);
         assert_eq!(n.values().sum::<usize>(), 2);
         assert_eq!(Endings::of(&[b]).timeouts, 1);
+    }
+
+    #[test]
+    fn a_memory_fault_is_a_crash_and_the_cap_is_out_of_memory() {
+        let at = |detail: &str| {
+            let mut r = TestResult::new(std::path::Path::new("t/a.rb"));
+            r.outcome = Outcome::Fail;
+            r.detail = detail.into();
+            r
+        };
+        let e = Endings::of(&[
+            at("trap: memory fault at wasm address 0xffffffff in linear memory of size 0x5950000"),
+            at(&super::super::trap_detail("wasm trap: unreachable", true)),
+            at("status 1; 3 tests, 1 failures"),
+        ]);
+        assert_eq!((e.traps, e.out_of_memory), (2, 1));
     }
 }
