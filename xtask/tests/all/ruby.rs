@@ -92,11 +92,15 @@ require "rexml/document"
 puts REXML::Document.new("<a><b>t</b></a>").root.elements["b"].text
 require "minitest"
 puts Minitest::VERSION
+require "io/console/size"
+p IO.console_size
+require "rdoc"
+puts RDoc::VERSION
 "#;
     let (code, out, err) = rb(&["-e", script]);
     assert_eq!(
         (code, out.as_str()),
-        (0, "2\n3\n2024-03-01\nba7816bf8f01cfea\n40\nripper\nt\n5.20.0\n"),
+        (0, "2\n3\n2024-03-01\nba7816bf8f01cfea\n40\nripper\nt\n5.20.0\n[25, 80]\n6.6.3.1\n"),
         "{err}"
     );
 }
