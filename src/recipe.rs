@@ -686,21 +686,17 @@ impl Recipe {
     /// resolved too, so a broken `[versions]` table is reported whichever
     /// version is asked for.
     pub fn load(path: &Path) -> Result<Recipe> {
-        let text = read(path)?;
-        let mut r: Recipe = parse_toml(path, &text)?;
-        r.validate(path)?;
-        r.resolve_extends(path)?;
-        for key in r.versions.keys() {
-            Recipe::resolve_version(path, &text, key)?;
-        }
-        Ok(r)
+        Ok(Recipe::load_family(path)?.swap_remove(0))
     }
 
-    /// The default version followed by every `[versions]` entry.
+    /// The default version followed by every `[versions]` entry, each
+    /// resolved once.
     pub fn load_family(path: &Path) -> Result<Vec<Recipe>> {
         let text = read(path)?;
-        let base = Recipe::load(path)?;
-        let mut out = Vec::new();
+        let mut base: Recipe = parse_toml(path, &text)?;
+        base.validate(path)?;
+        base.resolve_extends(path)?;
+        let mut out = vec![];
         for key in base.versions.keys() {
             out.push(Recipe::resolve_version(path, &text, key)?);
         }
