@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use kiln::conformance::suite::{run_suite, SuiteOptions, SuiteRun};
+use kiln::conformance::table::{self, Provenance};
 
 use crate::Global;
 
@@ -24,10 +25,12 @@ pub struct TestArgs {
     /// The version matrix: every version other than the defaults (`cargo
     /// xtask list`), one after another, each against its own baseline
     /// (`tests/baseline/<interp>-<series>.toml`), the default subset unless
-    /// --full. With --report DIR, each run's reports go to DIR/<interp>-<series>/;
-    /// when DIR also holds the default versions' reports (from `test --all
-    /// --report DIR`), `CONFORMANCE.md` is then rewritten from all of them,
-    /// as `test --all --from-reports DIR` would.
+    /// --full. Then `CONFORMANCE.md`'s "Other versions" part is rewritten
+    /// from these runs, the defaults' part left as it was. With --report
+    /// DIR, each run's reports go to DIR/<interp>-<series>/; when DIR also
+    /// holds the default versions' reports (from `test --all --report
+    /// DIR`), the whole page is rewritten from all of them, as `test --all
+    /// --from-reports DIR` would.
     #[arg(long, conflicts_with_all = ["interp", "paths", "filter", "flavor", "all", "from_reports"])]
     pub matrix: bool,
     /// Test files or directories, inside the interpreter's source tree
@@ -213,17 +216,18 @@ fn run_each(
 
 /// Read the reports in `dir` back and judge them against today's
 /// baselines: every default version's (required), then each other
-/// version's that is there.
-fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyhow::Result<(Vec<SuiteRun>, bool)> {
-    let mut runs = Vec::new();
+/// version's that is there. The defaults' runs, the others', and whether
+/// all met their baselines.
+fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyhow::Result<(Vec<SuiteRun>, Vec<SuiteRun>, bool)> {
+    let (mut defaults, mut others) = (Vec::new(), Vec::new());
     let mut ok = true;
-    for (r, required) in suite_recipes(p, false)?
+    for (r, default) in suite_recipes(p, false)?
         .into_iter()
         .map(|r| (r, true))
         .chain(suite_recipes(p, true)?.into_iter().map(|r| (r, false)))
     {
         let json = report_json(dir, &r);
-        if !required && !json.exists() {
+        if !default && !json.exists() {
             println!("==> {}: no report at {} (left out of the table)", r.spec(), json.display());
             continue;
         }
@@ -232,7 +236,11 @@ fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyho
         match SuiteRun::from_report(&json, baseline) {
             Ok(run) => {
                 ok &= print_run(&run, None)?;
-                runs.push(run);
+                if default {
+                    defaults.push(run)
+                } else {
+                    others.push(run)
+                }
             }
             Err(e) => {
                 eprintln!("test {}: {e:#}", r.spec());
@@ -240,16 +248,19 @@ fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyho
             }
         }
     }
-    Ok((runs, ok))
+    Ok((defaults, others, ok))
 }
 
 /// `test --all`: every default version with a `[conformance]` suite, then
 /// the table.
 fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> {
     let kiln_commit = commit(&p.layout.repo);
-    let (runs, ok) = match &a.from_reports {
+    let (runs, others, ok) = match &a.from_reports {
         Some(from) => runs_from_reports(p, from)?,
-        None => run_each(p, &suite_recipes(p, false)?, &a, &kiln_commit)?,
+        None => {
+            let (runs, ok) = run_each(p, &suite_recipes(p, false)?, &a, &kiln_commit)?;
+            (runs, Vec::new(), ok)
+        }
     };
     let mut command = suite_options(&a).command("--all");
     if a.from_reports.is_some() {
@@ -261,7 +272,12 @@ fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> 
     if let Some(d) = a.report.as_ref().or(a.from_reports.as_ref()) {
         targets.push(d.join("CONFORMANCE.md"));
     }
-    write_page(&runs, command, kiln_commit, &targets)?;
+    let page = Provenance {
+        command,
+        date: kiln::release::today(),
+        commit: kiln_commit,
+    };
+    write_page(&p.layout.repo.join("CONFORMANCE.md"), &runs, Some(&others), &page, &targets)?;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -275,48 +291,87 @@ fn run_matrix(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     let started = std::time::Instant::now();
-    let (_, ok) = run_each(p, &recipes, &a, &kiln_commit)?;
+    let (runs, ok) = run_each(p, &recipes, &a, &kiln_commit)?;
     println!("matrix: {} versions in {:.0} s", recipes.len(), started.elapsed().as_secs_f64());
+    let repo_page = p.layout.repo.join("CONFORMANCE.md");
+    let mut targets = vec![repo_page.clone()];
+    let mut command = suite_options(&a).command("--matrix");
     if let Some(dir) = &a.report {
+        targets.push(dir.join("CONFORMANCE.md"));
+        command.push_str(" --report DIR");
         let missing: Vec<String> = suite_recipes(p, false)?
             .iter()
             .filter(|r| !report_json(dir, r).exists())
             .map(|r| r.spec())
             .collect();
         if missing.is_empty() {
-            let (runs, _) = runs_from_reports(p, dir)?;
-            let targets = [p.layout.repo.join("CONFORMANCE.md"), dir.join("CONFORMANCE.md")];
-            write_page(&runs, "cargo xtask test --all --from-reports DIR".into(), kiln_commit, &targets)?;
-        } else {
-            println!(
-                "CONFORMANCE.md not rewritten: {} has no report for {} (`cargo xtask test --all --report {}` writes them; then `test --all --from-reports {}`)",
-                dir.display(),
-                missing.join(", "),
-                dir.display(),
-                dir.display()
-            );
+            // The whole page, from the defaults' reports and these runs.
+            let (defaults, _, _) = runs_from_reports(p, dir)?;
+            let page = Provenance {
+                command: "cargo xtask test --all --from-reports DIR".into(),
+                date: kiln::release::today(),
+                commit: kiln_commit,
+            };
+            write_page(&repo_page, &defaults, Some(&runs), &page, &targets)?;
+            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
+        println!(
+            "{} has no report for {}: only CONFORMANCE.md's other versions are rewritten (`cargo xtask test --all --report {}` writes the defaults')",
+            dir.display(),
+            missing.join(", "),
+            dir.display()
+        );
+    }
+    // Only the other versions' block; the defaults' part stays as it was.
+    let refs: Vec<&SuiteRun> = runs.iter().collect();
+    let block = table::versions_block(
+        &refs,
+        &Provenance {
+            command,
+            date: kiln::release::today(),
+            commit: kiln_commit,
+        },
+    );
+    let old = std::fs::read_to_string(&repo_page).with_context(|| format!("reading {}", repo_page.display()))?;
+    let page = table::splice_versions_block(&old, &block);
+    for t in &targets {
+        write_file(t, &page)?;
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-fn write_page(runs: &[SuiteRun], command: String, commit: String, targets: &[PathBuf]) -> anyhow::Result<()> {
+/// Write the page over `runs` (the defaults) and `others` to `targets`.
+/// With no other versions' runs, the block that `existing` holds (from an
+/// earlier `test --matrix`) is kept, so a defaults-only table does not
+/// drop it.
+fn write_page(
+    existing: &std::path::Path,
+    runs: &[SuiteRun],
+    others: Option<&[SuiteRun]>,
+    page: &Provenance,
+    targets: &[PathBuf],
+) -> anyhow::Result<()> {
     let refs: Vec<&SuiteRun> = runs.iter().collect();
-    let page = kiln::conformance::table::conformance_md(
-        &refs,
-        &kiln::conformance::table::Provenance {
-            command,
-            date: kiln::release::today(),
-            commit,
-        },
-    );
-    for t in targets {
-        if let Some(d) = t.parent() {
-            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    let others: Vec<&SuiteRun> = others.unwrap_or_default().iter().collect();
+    let mut text = table::conformance_md(&refs, &others, page);
+    if others.is_empty() {
+        let old = std::fs::read_to_string(existing).unwrap_or_default();
+        if let Some(block) = table::find_versions_block(&old) {
+            text = table::splice_versions_block(&text, block);
         }
-        std::fs::write(t, &page).with_context(|| format!("writing {}", t.display()))?;
-        println!("wrote {}", t.display());
     }
+    for t in targets {
+        write_file(t, &text)?;
+    }
+    Ok(())
+}
+
+fn write_file(t: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    if let Some(d) = t.parent() {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    std::fs::write(t, text).with_context(|| format!("writing {}", t.display()))?;
+    println!("wrote {}", t.display());
     Ok(())
 }
 
