@@ -55,7 +55,9 @@ def show_limit(testsrc, opt = '', **argh)
 end
 
 # Helpers some test files call at load time.
+# (runner.rb's answer the way kiln runs them: no JIT on wasm, no JIT option.)
 def rjit_enabled? = false
+def yjit_enabled? = false
 def target_platform = RUBY_PLATFORM
 
 module BT

@@ -90,6 +90,8 @@ pub struct RubyTest<'a> {
     env: SuiteEnv<'a>,
     /// Assertions found by `discover`, by their (virtual) path.
     assertions: Mutex<HashMap<PathBuf, Assertion>>,
+    /// bootstraptest files whose listing failed, with the error.
+    unlisted: Mutex<HashMap<PathBuf, String>>,
 }
 
 impl<'a> RubyTest<'a> {
@@ -100,6 +102,7 @@ impl<'a> RubyTest<'a> {
         Ok(RubyTest {
             env,
             assertions: Mutex::new(HashMap::new()),
+            unlisted: Mutex::new(HashMap::new()),
         })
     }
 
@@ -479,7 +482,17 @@ impl Runner for RubyTest<'_> {
             {
                 continue;
             }
-            for a in self.collect(&f)? {
+            // A file whose assertions cannot be listed is one broken test
+            // (named after the file), not the end of the run.
+            let listed = match self.collect(&f) {
+                Ok(listed) => listed,
+                Err(e) => {
+                    self.unlisted.lock().expect("no poisoned lock").insert(f.clone(), format!("{e:#}"));
+                    out.push((name, f));
+                    continue;
+                }
+            };
+            for a in listed {
                 let mut test = format!("{name}:{}", a.line);
                 if a.n > 1 {
                     test.push_str(&format!("#{}", a.n));
@@ -496,7 +509,9 @@ impl Runner for RubyTest<'_> {
         let start = Instant::now();
         let mut r = TestResult::new(path);
         let a = self.assertions.lock().expect("no poisoned lock").get(path).cloned();
+        let unlisted = self.unlisted.lock().expect("no poisoned lock").get(path).cloned();
         let res = match a {
+            None if unlisted.is_some() => Err(anyhow::anyhow!("{}", unlisted.unwrap_or_default())),
             Some(a) => self.run_assertion(&a, &mut r),
             None if path.ends_with("basictest/test.rb") => {
                 r.title = "basictest".into();
