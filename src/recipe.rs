@@ -252,6 +252,11 @@ pub struct Conformance {
     /// Tests a flavour adds to the default subset (`full = ["ext/intl/tests"]`).
     #[serde(default)]
     pub flavors: BTreeMap<String, Vec<String>>,
+    /// The phpt runner's INI settings after run-tests.php's own (each a
+    /// `-d`), for what a version's run-tests.php computes differently
+    /// (`error_reporting=` its `E_ALL`).
+    #[serde(default)]
+    pub ini: Vec<String>,
 }
 
 /// The suite runners kiln has (`[conformance] runner`).

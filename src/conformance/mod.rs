@@ -40,6 +40,8 @@ pub struct SuiteEnv<'a> {
     pub tmp: PathBuf,
     pub timeout: std::time::Duration,
     pub memory_limit: usize,
+    /// What the runner gives every test after argv0 (`fixed_args`).
+    pub fixed_args: Vec<String>,
 }
 
 /// What runs a test: the wasm module in the embedded runtime, or (for
@@ -124,9 +126,9 @@ pub fn runner<'a>(kind: RunnerKind, env: SuiteEnv<'a>) -> Result<Box<dyn Runner 
 /// The arguments after argv0 that a runner gives every test, as far as
 /// they select the interpreter's start-up: a start-up snapshot taken with
 /// them fits the tests that add nothing to them.
-pub fn fixed_args(kind: RunnerKind) -> Vec<String> {
-    match kind {
-        RunnerKind::Phpt => phpt::fixed_args(),
+pub fn fixed_args(suite: &crate::recipe::Conformance) -> Vec<String> {
+    match suite.runner {
+        RunnerKind::Phpt => phpt::fixed_args(&suite.ini),
         RunnerKind::Regrtest | RunnerKind::RubyBootstraptest => Vec::new(),
     }
 }

@@ -360,7 +360,7 @@ impl PhptEnv<'_> {
 
     fn ini_args(&self, extra: &[String]) -> Vec<String> {
         let mut v = vec!["php".to_string()];
-        v.extend(fixed_args());
+        v.extend(self.suite.fixed_args.iter().cloned());
         for i in extra {
             v.push("-d".into());
             v.push(i.clone());
@@ -391,12 +391,13 @@ fn base_env(tmp: &Path) -> Vec<(String, String)> {
 }
 
 /// What every test's command line starts with after argv0: no php.ini,
-/// and run-tests.php's ini overrides.
-pub fn fixed_args() -> Vec<String> {
+/// run-tests.php's ini overrides, then the recipe's (`[conformance] ini`,
+/// later settings win).
+pub fn fixed_args(recipe_ini: &[String]) -> Vec<String> {
     let mut v = vec!["-n".to_string()];
-    for i in INI_OVERWRITES {
+    for i in INI_OVERWRITES.iter().map(|s| s.to_string()).chain(recipe_ini.iter().cloned()) {
         v.push("-d".into());
-        v.push(i.to_string());
+        v.push(i);
     }
     v
 }
@@ -824,6 +825,21 @@ mod tests {
         let p = d.path().join("t.phpt");
         std::fs::write(&p, "--TEST--\nx\n--FILE--\n<?php\n").unwrap();
         assert!(format!("{:#}", Phpt::parse(&p).unwrap_err()).contains("EXPECT"));
+    }
+
+    #[test]
+    fn the_recipes_ini_comes_after_run_tests_own() {
+        let v = fixed_args(&["error_reporting=32767".to_string()]);
+        assert_eq!(v[0], "-n");
+        let d: Vec<&str> = v.iter().skip(1).step_by(2).map(String::as_str).collect();
+        assert!(d.iter().all(|a| *a == "-d"));
+        let ini: Vec<&str> = v.iter().skip(2).step_by(2).map(String::as_str).collect();
+        assert_eq!(ini.len(), INI_OVERWRITES.len() + 1);
+        let first = ini.iter().position(|i| i.starts_with("error_reporting=")).unwrap();
+        let last = ini.iter().rposition(|i| i.starts_with("error_reporting=")).unwrap();
+        assert!(first < last);
+        assert_eq!(ini[last], "error_reporting=32767");
+        assert_eq!(fixed_args(&[]).len(), 1 + 2 * INI_OVERWRITES.len());
     }
 
     #[test]

@@ -169,17 +169,12 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
     } else {
         None
     };
+    let fixed = super::fixed_args(&suite);
     let rt = project.runtime(Use::Test, &plan.recipe.run)?;
     let (program, note) = if opts.snapshot {
         // Every test's spec maps the recipe's directories as they are.
         let live = RunSpec::for_recipe(&plan.recipe.run, &plan.dirs.out);
-        rt.program(
-            &plan.module(),
-            &plan.recipe.run,
-            &plan.dirs.out,
-            &live,
-            &super::fixed_args(suite.runner),
-        )?
+        rt.program(&plan.module(), &plan.recipe.run, &plan.dirs.out, &live, &fixed)?
     } else {
         (Program::Module(rt.load(&plan.module())?), None)
     };
@@ -206,6 +201,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         tmp: tmp.path().to_path_buf(),
         timeout,
         memory_limit: opts.memory_mib << 20,
+        fixed_args: fixed.clone(),
     };
     let runner = super::runner(
         suite.runner,
