@@ -156,6 +156,12 @@ impl<'a> RubyTest<'a> {
         let mut spec = self.spec(work.path(), &[path.display().to_string()])?;
         map_outside(&mut spec, &self.env.root, path);
         spec.stderr = Stdio::Merged;
+        // Natively, basictest's "system" checks run `./miniruby` (as `make
+        // test` runs it in the build directory): the native interpreter.
+        if let super::Exec::Native { binary, .. } = &self.env.exec {
+            std::os::unix::fs::symlink(binary, work.path().join("miniruby"))
+                .with_context(|| format!("linking {} as ./miniruby", binary.display()))?;
+        }
         let o = self.env.run(&spec)?;
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         let not_ok: Vec<&str> = out.lines().filter(|l| l.starts_with("not ok")).collect();

@@ -234,6 +234,10 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
             env: native_env(plan),
         });
         let native_runner = super::runner(suite.runner, env(exec, cgi))?;
+        // The native side lists the same paths itself: a runner that finds
+        // a file's tests by running it (bootstraptest's assertions) keeps
+        // what it found for its own runs.
+        native_runner.discover(&paths, opts.filter.as_deref())?;
         let native_results = super::run_parallel(&tests, &|p| native_runner.serial(p), opts.jobs, &project.progress, |p| {
             native_runner.run(p)
         });
