@@ -22,7 +22,7 @@ end
 
 def assert_equal(expected, testsrc, message = '', opt = '', **argh)
   kiln_add("equal", testsrc, "expected" => expected.to_s, "opt" => opt.to_s,
-           "frozen" => !!argh[:frozen_string_literal])
+           "frozen" => argh[:frozen_string_literal])
 end
 
 def assert_match(pattern, testsrc, message = '')

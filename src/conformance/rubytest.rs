@@ -35,8 +35,12 @@ pub struct Assertion {
     pub expected: Option<String>,
     #[serde(default)]
     pub opt: Option<String>,
+    /// The assertion's `frozen_string_literal:` keyword, when it gives one
+    /// (`false` too: 3.4's runner.rb then writes the magic comment
+    /// `#frozen_string_literal:false`, which beats
+    /// `--enable-frozen-string-literal` in the options).
     #[serde(default)]
-    pub frozen: bool,
+    pub frozen: Option<bool>,
     #[serde(default)]
     pub regexp: Option<Regexp>,
     #[serde(default)]
@@ -74,7 +78,7 @@ impl Regexp {
 pub fn snippet_file(a: &Assertion) -> String {
     format!(
         "{}\nclass BT_Skip < Exception; end; def skip(msg) = raise(BT_Skip, msg.to_s)\nprint(begin; {}; rescue BT_Skip; $!.message; end)\n",
-        if a.frozen { "#frozen_string_literal:true" } else { "" },
+        a.frozen.map(|f| format!("#frozen_string_literal:{f}")).unwrap_or_default(),
         a.src
     )
 }
@@ -552,8 +556,10 @@ mod tests {
         let f = snippet_file(&a);
         assert!(f.contains("print(begin; 1 + 1; rescue BT_Skip; $!.message; end)"), "{f}");
         assert!(f.starts_with('\n'));
-        a.frozen = true;
+        a.frozen = Some(true);
         assert!(snippet_file(&a).starts_with("#frozen_string_literal:true\n"));
+        a.frozen = Some(false);
+        assert!(snippet_file(&a).starts_with("#frozen_string_literal:false\n"));
     }
 
     #[test]
