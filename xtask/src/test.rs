@@ -72,7 +72,9 @@ pub struct TestArgs {
     /// `test --all --report DIR`), and those of other versions from
     /// DIR/<interp>-<series>/ where present (`test --matrix --report DIR`),
     /// judge them against today's baselines, and write `CONFORMANCE.md`
-    /// from them. For a baseline edit after a long run.
+    /// from them. For a baseline edit after a long run. A default version
+    /// with no report in DIR keeps its part of the page as it was (its
+    /// summary row and section), so one suite can be measured again alone.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["full", "native", "jobs", "timeout", "no_snapshot"])]
     pub from_reports: Option<PathBuf>,
 }
@@ -215,11 +217,11 @@ fn run_each(
 }
 
 /// Read the reports in `dir` back and judge them against today's
-/// baselines: every default version's (required), then each other
-/// version's that is there. The defaults' runs, the others', and whether
-/// all met their baselines.
-fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyhow::Result<(Vec<SuiteRun>, Vec<SuiteRun>, bool)> {
-    let (mut defaults, mut others) = (Vec::new(), Vec::new());
+/// baselines: every version's that is there. The defaults' runs, the
+/// others', the suites (`<recipe>-<runner>`) of the defaults that have no
+/// report there, and whether all met their baselines.
+fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyhow::Result<FromReports> {
+    let (mut defaults, mut others, mut missing) = (Vec::new(), Vec::new(), Vec::new());
     let mut ok = true;
     for (r, default) in suite_recipes(p, false)?
         .into_iter()
@@ -227,8 +229,12 @@ fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyho
         .chain(suite_recipes(p, true)?.into_iter().map(|r| (r, false)))
     {
         let json = report_json(dir, &r);
-        if !default && !json.exists() {
-            println!("==> {}: no report at {} (left out of the table)", r.spec(), json.display());
+        if !json.exists() {
+            println!("==> {}: no report at {}", r.spec(), json.display());
+            if default {
+                let runner = r.conformance.as_ref().map(|c| c.runner.to_string()).unwrap_or_default();
+                missing.push(format!("{}-{runner}", r.name));
+            }
             continue;
         }
         let baseline = p.layout.baseline(&r.slug());
@@ -248,18 +254,33 @@ fn runs_from_reports(p: &kiln::project::Project, dir: &std::path::Path) -> anyho
             }
         }
     }
-    Ok((defaults, others, ok))
+    Ok(FromReports {
+        defaults,
+        others,
+        missing,
+        ok,
+    })
+}
+
+struct FromReports {
+    defaults: Vec<SuiteRun>,
+    others: Vec<SuiteRun>,
+    missing: Vec<String>,
+    ok: bool,
 }
 
 /// `test --all`: every default version with a `[conformance]` suite, then
 /// the table.
 fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> {
     let kiln_commit = commit(&p.layout.repo);
-    let (runs, others, ok) = match &a.from_reports {
-        Some(from) => runs_from_reports(p, from)?,
+    let (runs, others, missing, ok) = match &a.from_reports {
+        Some(from) => {
+            let r = runs_from_reports(p, from)?;
+            (r.defaults, r.others, r.missing, r.ok)
+        }
         None => {
             let (runs, ok) = run_each(p, &suite_recipes(p, false)?, &a, &kiln_commit)?;
-            (runs, Vec::new(), ok)
+            (runs, Vec::new(), Vec::new(), ok)
         }
     };
     let mut command = suite_options(&a).command("--all");
@@ -277,7 +298,33 @@ fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> 
         date: kiln::release::today(),
         commit: kiln_commit,
     };
-    write_page(&p.layout.repo.join("CONFORMANCE.md"), &runs, Some(&others), &page, &targets)?;
+    let repo_page = p.layout.repo.join("CONFORMANCE.md");
+    if missing.is_empty() {
+        write_page(&repo_page, &runs, Some(&others), &page, &targets)?;
+    } else {
+        // Some defaults have no report: their parts of the page stay.
+        let old = std::fs::read_to_string(&repo_page).with_context(|| format!("reading {}", repo_page.display()))?;
+        let refs: Vec<&SuiteRun> = runs.iter().collect();
+        let Some(mut text) = table::splice_suites(&old, &refs, &page) else {
+            anyhow::bail!(
+                "{} has no report for {}, and {} lacks a part for one of the others: `cargo xtask test --all --full --native --report DIR` writes them all",
+                a.from_reports.as_deref().unwrap_or(std::path::Path::new(".")).display(),
+                missing.join(", "),
+                repo_page.display()
+            );
+        };
+        println!(
+            "kept CONFORMANCE.md's parts for {} (no report in the directory)",
+            missing.join(", ")
+        );
+        if !others.is_empty() {
+            let refs: Vec<&SuiteRun> = others.iter().collect();
+            text = table::splice_versions_block(&text, &table::versions_block(&refs, &page));
+        }
+        for t in &targets {
+            write_file(t, &text)?;
+        }
+    }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -306,7 +353,7 @@ fn run_matrix(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCod
             .collect();
         if missing.is_empty() {
             // The whole page, from the defaults' reports and these runs.
-            let (defaults, _, _) = runs_from_reports(p, dir)?;
+            let defaults = runs_from_reports(p, dir)?.defaults;
             let page = Provenance {
                 command: "cargo xtask test --all --from-reports DIR".into(),
                 date: kiln::release::today(),
