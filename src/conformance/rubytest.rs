@@ -355,7 +355,8 @@ pub fn testunit_cases(out: &str) -> Vec<Case> {
             .filter(|(count, _)| {
                 count
                     .split_once('/')
-                    .is_some_and(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
+                    // The harness pads the counter to the total's width: `[ 1/38]`.
+                    .is_some_and(|(a, b)| a.trim().parse::<u32>().is_ok() && b.trim().parse::<u32>().is_ok())
             })
             .and_then(|(_, r)| r.rsplit_once(" = "))
             .filter(|(_, secs)| secs.strip_suffix(" s").is_some_and(|n| n.parse::<f64>().is_ok()))
@@ -593,6 +594,13 @@ mod tests {
             cases[1].detail
         );
         assert_eq!(cases[2].detail, "Skipped: no fork here");
+    }
+
+    #[test]
+    fn a_padded_progress_counter_is_a_case_too() {
+        let out = "# Running tests:\n\n[ 1/10] TestK#test_a = 0.00 s\n[10/10] TestK#test_b = 0.00 s\n\nFinished tests in 0.1s, 1 tests/s, 1 assertions/s.\n10 tests, 10 assertions, 0 failures, 0 errors, 0 skips\n";
+        let names: Vec<String> = testunit_cases(out).into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["TestK#test_a", "TestK#test_b"]);
     }
 
     #[test]
