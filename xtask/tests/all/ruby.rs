@@ -215,6 +215,12 @@ mod conformance {
         .unwrap();
         // A file that loops and one whose guest eats memory past the cap
         // are each one file's result; the run goes on and reports all.
+        // Ten cases or more: the harness pads its counter (`[ 1/12]`).
+        std::fs::write(
+            dir.join("test_kiln_many.rb"),
+            "require 'test/unit'\nclass TestKilnMany < Test::Unit::TestCase\n  12.times { |i| define_method(\"test_#{i}\") { assert_equal(i, i) } }\nend\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.join("test_kiln_loop.rb"),
             "require 'test/unit'\nclass TestKilnLoop < Test::Unit::TestCase\n  def test_loop = loop {}\nend\n",
@@ -264,6 +270,14 @@ mod conformance {
             .collect();
         assert!(cases.contains(&("TestKiln#test_ok".into(), "pass".into())), "{cases:?}");
         assert!(cases.contains(&("TestKiln#test_wrong".into(), "fail".into())), "{cases:?}");
+        let many = json["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "test/kiln_selftest/test_kiln_many.rb")
+            .unwrap();
+        let passed = many["cases"].as_array().unwrap().iter().filter(|c| c["outcome"] == "pass").count();
+        assert_eq!(passed, 12, "{many}");
     }
 
     #[test]
@@ -272,16 +286,24 @@ mod conformance {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(
             d.path().join("test_kiln.rb"),
-            "assert_equal '2', %q{1 + 1}\nassert_equal '3', %q{1 + 1}\nassert_match(/\\Ah.llo\\z/, %q{'hello'})\nassert_normal_exit %q{exit 3}\n",
+            "assert_equal '2', %q{1 + 1}\nassert_equal '3', %q{1 + 1}\nassert_match(/\\Ah.llo\\z/, %q{'hello'})\nassert_normal_exit %q{exit 3}\nassert_equal 'false', %q{'t'.frozen?}, '', '--enable-frozen-string-literal', frozen_string_literal: false\n",
         )
         .unwrap();
+        // A file whose assertions cannot be listed is one broken test, and
+        // the others still run.
+        std::fs::write(d.path().join("test_kiln_unlisted.rb"), "raise 'kiln: not listable'\n").unwrap();
         let out = xtask(&["test", "ruby", d.path().to_str().unwrap()]);
         let t = text(&out);
         assert!(!out.status.success(), "{t}");
         assert!(
-            t.contains("test_kiln.rb:2") && !t.contains("test_kiln.rb:1 ") && t.contains("1 unexpected failures"),
+            t.contains("test_kiln.rb:2") && !t.contains("test_kiln.rb:1 ") && !t.contains("test_kiln.rb:5 "),
             "{t}"
         );
+        assert!(
+            t.contains("test_kiln_unlisted.rb") && t.contains("Broken") && t.contains("not listable"),
+            "{t}"
+        );
+        assert!(t.contains("2 unexpected failures"), "{t}");
     }
 }
 
