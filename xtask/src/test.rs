@@ -304,12 +304,19 @@ fn run_all(p: &kiln::project::Project, a: TestArgs) -> anyhow::Result<ExitCode> 
     } else {
         // Some defaults have no report: their parts of the page stay.
         let old = std::fs::read_to_string(&repo_page).with_context(|| format!("reading {}", repo_page.display()))?;
+        let dir = a.from_reports.as_deref().unwrap_or(std::path::Path::new(".")).display();
+        let absent: Vec<&str> = missing.iter().map(String::as_str).filter(|s| !table::has_suite(&old, s)).collect();
+        if !absent.is_empty() {
+            anyhow::bail!(
+                "{dir} has no report for {}, and {} has no part for it to keep: `cargo xtask test --all --full --native --report DIR` writes them all",
+                absent.join(", "),
+                repo_page.display()
+            );
+        }
         let refs: Vec<&SuiteRun> = runs.iter().collect();
         let Some(mut text) = table::splice_suites(&old, &refs, &page) else {
             anyhow::bail!(
-                "{} has no report for {}, and {} lacks a part for one of the others: `cargo xtask test --all --full --native --report DIR` writes them all",
-                a.from_reports.as_deref().unwrap_or(std::path::Path::new(".")).display(),
-                missing.join(", "),
+                "{} lacks a part for one of the suites in {dir}: `cargo xtask test --all --full --native --report DIR` writes them all",
                 repo_page.display()
             );
         };
