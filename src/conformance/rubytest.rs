@@ -521,18 +521,18 @@ impl Runner for RubyTest<'_> {
         let mut r = TestResult::new(path);
         let a = self.assertions.lock().expect("no poisoned lock").get(path).cloned();
         let unlisted = self.unlisted.lock().expect("no poisoned lock").get(path).cloned();
-        let res = match a {
-            None if unlisted.is_some() => Err(anyhow::anyhow!("{}", unlisted.unwrap_or_default())),
-            Some(a) => self.run_assertion(&a, &mut r),
-            None if path.ends_with("basictest/test.rb") => {
+        let res = match (a, unlisted) {
+            (Some(a), _) => self.run_assertion(&a, &mut r),
+            (None, Some(listing_failed)) => Err(anyhow::anyhow!(listing_failed)),
+            (None, None) if path.ends_with("basictest/test.rb") => {
                 r.title = "basictest".into();
                 self.run_basictest(path, &mut r)
             }
-            None if path.starts_with(self.env.root.join("test")) => {
+            (None, None) if path.starts_with(self.env.root.join("test")) => {
                 r.title = "test-all file".into();
                 self.run_testunit(path, &mut r)
             }
-            None => Err(anyhow::anyhow!("no assertion recorded for {}", path.display())),
+            (None, None) => Err(anyhow::anyhow!("no assertion recorded for {}", path.display())),
         };
         if let Err(e) = res {
             r.outcome = Outcome::Broken;

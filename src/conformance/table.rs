@@ -282,27 +282,42 @@ fn summary(s: &mut String, runs: &[&SuiteRun]) {
 }
 
 fn summary_row(s: &mut String, run: &SuiteRun) {
-    {
-        let what = &run.measured.ran;
-        let r = run.report();
-        let t = &r.totals;
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} s / {} |",
-            run.suite,
-            run.id,
-            what,
-            t.total,
-            t.pass,
-            t.native_pass.map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
-            t.native_pass.map(|n| pct(t.pass, n)).unwrap_or_else(|| "–".into()),
-            t.skip,
-            t.xfail,
-            t.fail,
-            run.wall,
-            run.native_wall.map(|w| format!("{w:.0} s")).unwrap_or_else(|| "–".into()),
-        );
+    let r = run.report();
+    let t = &r.totals;
+    let (native, ratio) = native_cells(t);
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} | {} | {} | {native} | {ratio} | {} | {} | {} | {:.0} s / {} |",
+        run.suite,
+        run.id,
+        run.measured.ran,
+        t.total,
+        t.pass,
+        t.skip,
+        t.xfail,
+        t.fail,
+        run.wall,
+        run.native_wall.map(|w| format!("{w:.0} s")).unwrap_or_else(|| "–".into()),
+    );
+}
+
+/// The native-pass and wasm/native cells of a row ("–" without a native side).
+fn native_cells(c: &Counts) -> (String, String) {
+    match c.native_pass {
+        Some(n) => (n.to_string(), pct(c.pass, n)),
+        None => ("–".into(), "–".into()),
     }
+}
+
+/// A cause list under its heading, largest first (nothing when empty).
+fn causes_list(s: &mut String, heading: &str, by: &BTreeMap<String, usize>) {
+    if by.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n{heading}\n");
+    let mut v: Vec<(&String, &usize)> = by.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    list(s, &v);
 }
 
 /// One run's section: per directory, failures by cause, robustness.
@@ -322,33 +337,15 @@ fn section(s: &mut String, run: &SuiteRun, heading: &str) {
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for (d, c) in &dirs {
+        let (native, ratio) = native_cells(c);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            d,
-            c.total,
-            c.pass,
-            c.native_pass.map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
-            c.native_pass.map(|n| pct(c.pass, n)).unwrap_or_else(|| "–".into()),
-            c.skip,
-            c.xfail,
-            c.fail
+            "| {d} | {} | {} | {native} | {ratio} | {} | {} | {} |",
+            c.total, c.pass, c.skip, c.xfail, c.fail
         );
     }
-    let causes = causes(&run.results);
-    if !causes.is_empty() {
-        let _ = writeln!(s, "\nFailures by cause:\n");
-        let mut v: Vec<(&String, &usize)> = causes.iter().collect();
-        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        list(s, &v);
-    }
-    let only = native_only(&run.results);
-    if !only.is_empty() {
-        let _ = writeln!(s, "\nPassing natively but not on wasm, by cause:\n");
-        let mut v: Vec<(&String, &usize)> = only.iter().collect();
-        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        list(s, &v);
-    }
+    causes_list(s, "Failures by cause:", &causes(&run.results));
+    causes_list(s, "Passing natively but not on wasm, by cause:", &native_only(&run.results));
     let e = Endings::of(&run.results);
     let _ = writeln!(
         s,

@@ -256,12 +256,15 @@ mod conformance {
         // Each case of the file is in the report, with its outcome.
         let json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(d.path().join("ruby-ruby-bootstraptest.json")).unwrap()).unwrap();
-        let file = json["tests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == "test/kiln_selftest/test_kiln.rb")
-            .unwrap();
+        let test_named = |name: &str| {
+            json["tests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == name)
+                .unwrap_or_else(|| panic!("{name} is not in the report"))
+        };
+        let file = test_named("test/kiln_selftest/test_kiln.rb");
         let cases: Vec<(String, String)> = file["cases"]
             .as_array()
             .unwrap()
@@ -270,12 +273,7 @@ mod conformance {
             .collect();
         assert!(cases.contains(&("TestKiln#test_ok".into(), "pass".into())), "{cases:?}");
         assert!(cases.contains(&("TestKiln#test_wrong".into(), "fail".into())), "{cases:?}");
-        let many = json["tests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == "test/kiln_selftest/test_kiln_many.rb")
-            .unwrap();
+        let many = test_named("test/kiln_selftest/test_kiln_many.rb");
         let passed = many["cases"].as_array().unwrap().iter().filter(|c| c["outcome"] == "pass").count();
         assert_eq!(passed, 12, "{many}");
     }
