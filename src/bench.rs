@@ -308,7 +308,7 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Results> {
         let native = NativeSide {
             binary,
             pre_args: b.native_args.clone(),
-            env: crate::conformance::suite::native_env(&plan),
+            env: plan.native_env(),
             cwd: repo.clone(),
         };
         let mut vars = Vars::default();

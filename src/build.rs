@@ -57,9 +57,40 @@ impl Builder<'_> {
         Fetcher::new(self.layout, self.progress.clone(), self.config)
     }
 
+    /// Build `plan` and its dependencies: first the host programs the
+    /// parts that will run need (installed, or an error before anything
+    /// is built: `host.rs`), then each plan's steps.
     pub fn build(&self, plan: &BuildPlan) -> Result<BuildResult> {
+        self.ensure_host_programs(plan)?;
+        self.build_one(plan)
+    }
+
+    /// The host programs of the plans that will run (`host.rs`).
+    pub fn ensure_host_programs(&self, plan: &BuildPlan) -> Result<()> {
+        let needs = crate::host::needs(plan, &|p| self.will_not_run(p));
+        self.ensure_host(&plan.id, &needs)
+    }
+
+    /// Current, or restored from the build cache: no step of it runs.
+    fn will_not_run(&self, plan: &BuildPlan) -> bool {
+        Self::is_current(plan) || (!self.config.no_build_cache && self.layout.build_cache().join(&plan.out_stamp).join(OUT_STAMP).is_file())
+    }
+
+    fn ensure_host(&self, what: &str, needs: &[crate::host::Need]) -> Result<()> {
+        if needs.is_empty() {
+            return Ok(());
+        }
+        let tr = crate::recipe::ToolchainRecipe::load(&self.layout.recipes().join("toolchain.toml"))?;
+        let install = match self.config.no_install {
+            true => Err("KILN_NO_INSTALL is set".to_string()),
+            false => crate::toolchain::how_to_install(),
+        };
+        crate::host::ensure(what, needs, &tr.host, install, self.layout, self.progress)
+    }
+
+    fn build_one(&self, plan: &BuildPlan) -> Result<BuildResult> {
         for dep in plan.deps() {
-            self.build(dep)
+            self.build_one(dep)
                 .with_context(|| format!("building {}, a dependency of {}", dep.id, plan.id))?;
         }
         if Self::is_current(plan) {
@@ -169,6 +200,8 @@ impl Builder<'_> {
         if n.is_current() && binary.is_file() {
             return Ok(binary.clone());
         }
+        let needs = crate::host::native_side_needs(plan, &|p| self.will_not_run(p));
+        self.ensure_host(&format!("{}'s native side", plan.id), &needs)?;
         for dep in &n.deps {
             self.build(dep)
                 .with_context(|| format!("building {}, a library of {}'s native side", dep.id, plan.id))?;

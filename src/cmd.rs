@@ -70,6 +70,16 @@ impl Cmd {
         self
     }
 
+    /// The program as given (a name looked up on `PATH`, or a path).
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// A variable this command sets (not one it inherits).
+    pub fn env_var(&self, k: &str) -> Option<&OsStr> {
+        self.env.get(OsStr::new(k)).map(OsString::as_os_str)
+    }
+
     /// Where it runs.
     pub fn cwd(&self) -> &Path {
         &self.cwd

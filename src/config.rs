@@ -30,6 +30,9 @@ pub struct Config {
     /// `KILN_NO_BUILD_CACHE`: neither restore from nor store into the
     /// user-level build cache.
     pub no_build_cache: bool,
+    /// `KILN_NO_INSTALL`: never install system packages (host programs,
+    /// Debian's LLVM); a build that needs one stops, naming it.
+    pub no_install: bool,
     /// `KILN_WASM_PROFILER=perfmap|jitdump`.
     pub profiler: Option<Profiler>,
     /// `--wasi-sdk PATH`, else `WASI_SDK_PATH`.
@@ -48,6 +51,7 @@ impl Default for Config {
             mirrors: Vec::new(),
             debian_mirrors: None,
             no_build_cache: false,
+            no_install: false,
             profiler: None,
             wasi_sdk: None,
             offline: false,
@@ -85,6 +89,7 @@ impl Config {
             mirrors: non_empty("KILN_MIRRORS").map(list).unwrap_or_default(),
             debian_mirrors: get("KILN_DEBIAN_MIRRORS").map(list),
             no_build_cache: non_empty("KILN_NO_BUILD_CACHE").is_some(),
+            no_install: non_empty("KILN_NO_INSTALL").is_some(),
             profiler,
             wasi_sdk: non_empty("WASI_SDK_PATH").map(PathBuf::from),
             offline: false,

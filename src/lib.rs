@@ -5,14 +5,18 @@
 //! The pipeline is generic; everything interpreter-specific lives in
 //! `recipes/*.toml`. See `ARCHITECTURE.md` for the code map.
 
+#[cfg(feature = "runtime")]
 pub mod bench;
 pub mod build;
 pub mod cmd;
 pub mod config;
+#[cfg(feature = "runtime")]
 pub mod conformance;
+#[cfg(feature = "runtime")]
 pub mod container;
 pub mod fetch;
 pub mod fsutil;
+pub mod host;
 pub mod install;
 pub mod layout;
 pub mod native;
@@ -22,7 +26,9 @@ pub mod progress;
 pub mod project;
 pub mod recipe;
 pub mod release;
+#[cfg(feature = "runtime")]
 pub mod runtime;
+#[cfg(feature = "runtime")]
 pub mod serve;
 pub mod source;
 pub mod toolchain;

@@ -1139,6 +1139,18 @@ impl BuildPlan {
         })
     }
 
+    /// The native side's environment: `[bench] native_env`, then what its
+    /// libraries need at run time (the native plan's `run_env`). Every
+    /// command that runs the native side (`run --native`, `test --native`,
+    /// `bench`) uses this one.
+    pub fn native_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self.recipe.bench.iter().flat_map(|b| b.native_env.clone()).collect();
+        if let Some((n, _)) = &self.native_side {
+            env.extend(n.run_env.iter().cloned());
+        }
+        env
+    }
+
     /// The recipe's `[native]` build, if its plan has one.
     pub fn tree_native(&self) -> Option<&NativePlan> {
         self.steps.iter().find_map(|s| match s {

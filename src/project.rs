@@ -14,6 +14,7 @@ use crate::native::NativeToolchain;
 use crate::plan::{BuildPlan, PlanOptions, ToolchainView};
 use crate::progress::Progress;
 use crate::recipe::{Recipe, ToolchainRecipe};
+#[cfg(feature = "runtime")]
 use crate::runtime::{EngineOptions, Runtime, Use};
 use crate::toolchain::{Toolchain, Unavailable};
 
@@ -62,7 +63,7 @@ impl Project {
         let recipe = self.recipe(spec)?;
         let tr = self.toolchain_recipe()?;
         let native = NativeToolchain::resolve(&tr);
-        let tc = match self.toolchain(!dry_run) {
+        let tc = match self.toolchain(!dry_run && !self.config.no_install) {
             Ok(tc) => ToolchainView::of(&tc, native, tc.cxx_runtime(&self.layout)?),
             Err(e) if dry_run && e.downcast_ref::<Unavailable>().is_some() => {
                 self.progress.println(format!("note: {e:#}; showing placeholders"));
@@ -79,6 +80,21 @@ impl Project {
             native: false,
         };
         crate::plan::plan(&self.layout, &recipe, tc, &opts)
+    }
+
+    /// `build --dry-run`'s text: the plan's typed steps, then every host
+    /// program it starts (its dependencies' included) with its Debian
+    /// package and whether it is present.
+    pub fn render_plan(&self, plan: &BuildPlan) -> Result<String> {
+        let tr = self.toolchain_recipe()?;
+        let needs = crate::host::needs(plan, &|_| false);
+        Ok(format!("{}{}", plan.render(), crate::host::render(&needs, &tr.host)))
+    }
+
+    /// The host programs of the parts of `plan` that will run: installed
+    /// when missing, or an error naming them (`build` checks this too).
+    pub fn ensure_host_programs(&self, plan: &BuildPlan) -> Result<()> {
+        self.builder().ensure_host_programs(plan)
     }
 
     pub fn build(&self, plan: &BuildPlan) -> Result<BuildResult> {
@@ -106,7 +122,7 @@ impl Project {
         let mut cmd = std::process::Command::new(&binary);
         cmd.args(plan.recipe.bench.iter().flat_map(|b| b.native_args.iter()));
         cmd.args(args);
-        cmd.envs(crate::conformance::suite::native_env(plan));
+        cmd.envs(plan.native_env());
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         Ok(cmd)
     }
@@ -128,6 +144,7 @@ impl Project {
         Ok(path)
     }
 
+    #[cfg(feature = "runtime")]
     /// An engine with the settings for `u` (see [`EngineOptions::for_use`]).
     pub fn runtime(&self, u: Use, run: &crate::recipe::Run) -> Result<Runtime> {
         Runtime::new(&self.layout.module_cache(), &EngineOptions::for_use(u, run, &self.config))

@@ -473,6 +473,14 @@ pub struct Build {
     /// Extra environment for configure and make.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Build-machine programs that configure or make start and the plan
+    /// cannot see (SQLite's `tclsh`, OpenSSL's `perl`); each must have a
+    /// `[[host]]` entry in `toolchain.toml`. The programs of kiln's own
+    /// steps (`make`, `cmake`, `patch`, `npm`, a post stage's `node`,
+    /// `pkg-config` when dependencies provide modules) are found from the
+    /// plan itself (`host.rs`).
+    #[serde(default)]
+    pub host_programs: Vec<String>,
     #[serde(default)]
     pub cflags: Vec<String>,
     #[serde(default)]
@@ -628,6 +636,11 @@ pub struct HostTool {
     pub package: String,
     /// What needs it.
     pub why: String,
+    /// A command whose success means the package is present, where a
+    /// program on `PATH` does not tell (Debian's minimal `perl-base` has
+    /// `perl` but not the modules OpenSSL's Configure loads).
+    #[serde(default)]
+    pub check: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

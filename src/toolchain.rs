@@ -257,7 +257,7 @@ fn debian(layout: &Layout, req: &Req<'_>, progress: &Progress, recipe: &Toolchai
     };
     if !present(&builtins) {
         let pkgs = &recipe.debian.packages;
-        if !req.install || !is_root() || which("apt-get").is_none() {
+        if !req.install || can_install().is_none() {
             return Err(Unavailable(format!(
                 "no wasm toolchain: no wasi-sdk (set WASI_SDK_PATH or pass --wasi-sdk), and Debian's LLVM {n} is not installed.\n  install it with: apt-get install {}",
                 pkgs.join(" ")
@@ -306,6 +306,7 @@ fn debian(layout: &Layout, req: &Req<'_>, progress: &Progress, recipe: &Toolchai
 pub const PROBE_C: &str = include_str!("probe.c");
 
 /// What the probe must print, line by line, and its exit status.
+#[cfg(feature = "runtime")]
 const PROBE_EXPECTS: &[&str] = &[
     "setjmp: 42 depth 3 hits 2",
     "file: kiln-probe",
@@ -313,8 +314,10 @@ const PROBE_EXPECTS: &[&str] = &[
     "env: env-ok",
     "clock: ok",
 ];
+#[cfg(feature = "runtime")]
 const PROBE_STATUS: i32 = 7;
 
+#[cfg(feature = "runtime")]
 impl Toolchain {
     /// Compile the C probe (`src/probe.c`) with this toolchain and run it
     /// under `rt`: setjmp/longjmp, file I/O in a preopened dir, argv, env,
@@ -374,41 +377,70 @@ impl Toolchain {
     }
 }
 
-/// `apt-get install` the packages (as root; says what first), running
-/// `apt-get update` once if the first try fails.
+/// How kiln can run apt-get here: directly as root (`[]`), or through
+/// `sudo -n` (a sudo that asks no password); else why not.
+pub fn how_to_install() -> std::result::Result<Vec<String>, String> {
+    if which("apt-get").is_none() {
+        return Err("no apt-get on PATH".into());
+    }
+    if is_root() {
+        return Ok(Vec::new());
+    }
+    match which("sudo") {
+        Some(sudo) if Cmd::new(&sudo, "/").args(["-n", "true"]).read().is_ok() => Ok(vec!["sudo".to_string(), "-n".to_string()]),
+        Some(_) => Err("not root, and sudo asks for a password".into()),
+        None => Err("not root, and no sudo".into()),
+    }
+}
+
+/// [`how_to_install`], without the reason.
+pub fn can_install() -> Option<Vec<String>> {
+    how_to_install().ok()
+}
+
+/// `apt-get install` the packages (as root or through `sudo -n`; says
+/// what first), running `apt-get update` once if the first try fails.
 pub fn apt_install(layout: &Layout, pkgs: &[String], progress: &Progress) -> Result<()> {
     if pkgs.is_empty() {
         return Ok(());
     }
-    if !is_root() || which("apt-get").is_none() {
-        bail!("missing packages: {} (install them with apt-get as root)", pkgs.join(" "));
-    }
+    let Some(prefix) = can_install() else {
+        bail!(
+            "missing packages: {} (install them with apt-get as root, or run `cargo xtask setup` as root)",
+            pkgs.join(" ")
+        );
+    };
+    apt_install_with(&prefix, layout, pkgs, progress)
+}
+
+/// [`apt_install`] with the way to run apt-get already chosen (`[]`: as
+/// root; `["sudo", "-n"]`).
+pub fn apt_install_with(prefix: &[String], layout: &Layout, pkgs: &[String], progress: &Progress) -> Result<()> {
     let stage = progress.stage(format!("install Debian packages: {}", pkgs.join(" ")));
     progress.println(format!("kiln: installing with apt-get: {}", pkgs.join(" ")));
+    std::fs::create_dir_all(layout.logs())?;
     let log = layout.logs().join("apt-get-install.log");
-    let install = Cmd::new("apt-get", "/")
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(pkgs);
+    let apt = |args: &[&str]| {
+        let (prog, pre) = match prefix.split_first() {
+            Some((p, rest)) => (p.as_str(), rest.to_vec()),
+            None => ("apt-get", Vec::new()),
+        };
+        let mut c = Cmd::new(prog, "/").env("DEBIAN_FRONTEND", "noninteractive").args(pre);
+        if !prefix.is_empty() {
+            c = c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        }
+        c.args(args)
+    };
+    let install = apt(&["install", "-y", "-q", "--no-install-recommends"]).args(pkgs);
     if install.run(&log).is_err() {
-        Cmd::new("apt-get", "/")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["update", "-q"])
-            .run(&layout.logs().join("apt-get-update.log"))?;
+        apt(&["update", "-q"]).run(&layout.logs().join("apt-get-update.log"))?;
         install.run(&log)?;
     }
     stage.done("installed");
     Ok(())
 }
 
-/// The toolchain recipe's `[[host]]` programs that are not on `PATH`.
+/// The toolchain recipe's `[[host]]` programs that are not present.
 pub fn missing_host_tools(recipe: &ToolchainRecipe) -> Vec<&crate::recipe::HostTool> {
-    recipe
-        .host
-        .iter()
-        .filter(|h| match h.command.strip_prefix('/') {
-            Some(_) => !Path::new(&h.command).exists(),
-            None => which(&h.command).is_none(),
-        })
-        .collect()
+    recipe.host.iter().filter(|h| !crate::host::present(h)).collect()
 }

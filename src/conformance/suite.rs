@@ -164,7 +164,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         Some(Exec::Native {
             binary,
             args: b.native_args.clone(),
-            env: native_env(plan),
+            env: plan.native_env(),
         })
     } else {
         None
@@ -231,7 +231,7 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         let cgi = native_cgi.map(|binary| Exec::Native {
             binary,
             args: Vec::new(),
-            env: native_env(plan),
+            env: plan.native_env(),
         });
         let native_runner = super::runner(suite.runner, env(exec, cgi))?;
         // The native side lists the same paths itself: a runner that finds
@@ -273,16 +273,6 @@ pub fn run_suite(project: &Project, plan: &BuildPlan, opts: &SuiteOptions) -> Re
         native_wall,
         snapshot_runs,
     })
-}
-
-/// The native side's environment: `[bench] native_env`, then what its
-/// libraries need to find their run-time files.
-pub fn native_env(plan: &BuildPlan) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = plan.recipe.bench.iter().flat_map(|b| b.native_env.clone()).collect();
-    if let Some((n, _)) = &plan.native_side {
-        env.extend(n.run_env.iter().cloned());
-    }
-    env
 }
 
 #[cfg(test)]

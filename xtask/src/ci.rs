@@ -87,6 +87,14 @@ pub fn run(g: &Global, a: CiArgs) -> anyhow::Result<ExitCode> {
         ok = step("cargo fmt --check", &mut || Ok(cmd!(sh, "cargo fmt --all -- --check").run()?))
             && step("cargo clippy -D warnings", &mut || {
                 Ok(cmd!(sh, "cargo clippy --all-targets --quiet -- -D warnings").run()?)
+            })
+            && step("cargo clippy -D warnings (light xtask)", &mut || {
+                // `cargo xtask`'s variant without the runtime (relaunch.rs).
+                Ok(cmd!(
+                    sh,
+                    "cargo clippy -p kiln -p xtask --no-default-features --all-targets --quiet -- -D warnings"
+                )
+                .run()?)
             });
     }
     if ok {
