@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::fsutil::{copy_tree, replace_dir_with_copy, replace_dir_with_move, FileLock};
 use crate::layout::Layout;
-use crate::plan::{BuildPlan, Phase, Step, ToolchainView};
+use crate::plan::{BuildPlan, NativePlan, Phase, Step, ToolchainView, NATIVE_STAMP};
 use crate::progress::Progress;
 use crate::toolchain::{host_key, TARGET};
 
@@ -67,7 +67,7 @@ impl Builder<'_> {
 
     /// The host programs of the plans that will run (`host.rs`).
     pub fn ensure_host_programs(&self, plan: &BuildPlan) -> Result<()> {
-        let needs = crate::host::needs(plan, &|p| self.will_not_run(p));
+        let needs = plan.host_needs(&|p| self.will_not_run(p));
         self.ensure_host(&plan.id, &needs)
     }
 
@@ -83,7 +83,7 @@ impl Builder<'_> {
         let tr = crate::recipe::ToolchainRecipe::load(&self.layout.recipes().join("toolchain.toml"))?;
         let install = match self.config.no_install {
             true => Err("KILN_NO_INSTALL is set".to_string()),
-            false => crate::toolchain::how_to_install(),
+            false => crate::host::how_to_install(),
         };
         crate::host::ensure(what, needs, &tr.host, install, self.layout, self.progress)
     }
@@ -200,7 +200,7 @@ impl Builder<'_> {
         if n.is_current() && binary.is_file() {
             return Ok(binary.clone());
         }
-        let needs = crate::host::native_side_needs(plan, &|p| self.will_not_run(p));
+        let needs = plan.native_side_host_needs(&|p| self.will_not_run(p));
         self.ensure_host(&format!("{}'s native side", plan.id), &needs)?;
         for dep in &n.deps {
             self.build(dep)
@@ -214,7 +214,7 @@ impl Builder<'_> {
             // A stamp without its binary (a half-cleaned tree): rebuild.
             let _ = fs::remove_file(n.dir.join(".kiln-native-stamp"));
         }
-        crate::native::build(n, &self.fetcher()?, self.progress, &plan.id)?;
+        build_native(n, &self.fetcher()?, self.progress, &plan.id)?;
         if !binary.is_file() {
             bail!(
                 "the native build of {} finished but {} is missing (see {})",
@@ -275,7 +275,7 @@ impl Exec<'_, '_> {
                 crate::fsutil::write_atomic(path, text.as_bytes())?;
             }
             Step::Native(n) => {
-                crate::native::build(n, &self.b.fetcher()?, progress, id)?;
+                build_native(n, &self.b.fetcher()?, progress, id)?;
             }
             Step::Configure(c) => {
                 fs::create_dir_all(&plan.dirs.build)?;
@@ -407,4 +407,37 @@ fn compile_shims(tc: &ToolchainView, files: &[PathBuf], cflags: &[String], out_d
     b.try_compile("kiln_shims")
         .map_err(|e| anyhow::anyhow!("compiling shims {files:?}: {e}"))?;
     Ok(())
+}
+
+/// Build `n` unless its stamp says it is current. The caller holds the
+/// owning plan's lock; for a tree build the shared source must exist.
+fn build_native(n: &NativePlan, fetcher: &Fetcher, progress: &Progress, label: &str) -> Result<bool> {
+    if n.is_current() {
+        return Ok(false);
+    }
+    let stage = progress.stage(format!("{label}: native build ({})", n.log_name));
+    let root = match &n.private_src {
+        Some(p) => p.dir.parent().unwrap_or(&p.dir).to_path_buf(),
+        None => n.dir.clone(),
+    };
+    if root.exists() {
+        fs::remove_dir_all(&root).with_context(|| format!("removing stale {}", root.display()))?;
+    }
+    match &n.private_src {
+        Some(p) => {
+            let archive = fetcher.fetch(&p.artifact)?;
+            crate::source::unpack(&archive, &p.dir, p.strip)?;
+            crate::source::apply_patches(&p.dir, &p.patches, &n.log_dir)?;
+        }
+        None => fs::create_dir_all(&n.dir).with_context(|| format!("creating {}", n.dir.display()))?,
+    }
+    n.configure
+        .run(&n.log_dir.join(format!("{}-configure.log", n.log_name)))
+        .with_context(|| format!("configuring the native build of {label}"))?;
+    n.make
+        .run(&n.log_dir.join(format!("{}-make.log", n.log_name)))
+        .with_context(|| format!("making the native build of {label}"))?;
+    fs::write(n.dir.join(NATIVE_STAMP), &n.stamp)?;
+    stage.done("done");
+    Ok(true)
 }

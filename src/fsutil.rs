@@ -115,6 +115,12 @@ impl FileLock {
     }
 }
 
+/// A content stamp: the sha256 of `parts` joined by a separator no part
+/// contains. Plans, native builds and toolchain caches are keyed by one.
+pub fn stamp(parts: &[&str]) -> String {
+    sha256_bytes(parts.join("\u{1}").as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,22 +1,22 @@
-//! Host programs: what a plan starts on the build machine besides the wasm
-//! toolchain (`make`, `cmake`, `patch`, `pkg-config`, `npm`, `node`, a
-//! recipe's `tclsh` or `perl`), found from its typed steps and the
-//! recipes' `host_programs`, and the Debian package of each
-//! (`recipes/toolchain.toml`'s `[[host]]`). The executor checks them before
-//! the first step and installs the missing ones (apt-get, as root or
-//! through `sudo -n`), or stops before building anything, naming each
-//! program, its package and `cargo xtask setup`.
+//! The build machine: programs on `PATH`, the Debian package of each
+//! (`recipes/toolchain.toml`'s `[[host]]`), and installing packages with
+//! apt-get (as root or through `sudo -n`). What a plan starts
+//! (`make`, `cmake`, `patch`, `pkg-config`, `npm`, `node`, a recipe's
+//! `tclsh` or `perl`) is gathered by the plan into [`Need`]s
+//! (`BuildPlan::host_needs`); the executor checks them before the first
+//! step and installs the missing ones, or stops before building anything,
+//! naming each program, its package and `cargo xtask setup`. A leaf: it
+//! imports nothing of the pipeline.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
 use crate::cmd::Cmd;
 use crate::layout::Layout;
-use crate::plan::{BuildPlan, Step};
 use crate::progress::Progress;
-use crate::recipe::HostTool;
+use crate::recipe::{HostTool, ToolchainRecipe};
 
 /// A program and what in the plan starts it: plan id → the steps
 /// (`oniguruma-6.9.10` → `configure`).
@@ -37,83 +37,20 @@ impl Need {
     }
 }
 
-type Acc = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+/// What [`Need`]s are gathered into: program → plan id → steps.
+pub type Acc = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
-/// Programs the plan starts, its dependencies' included; `skip` leaves out
-/// a (dependency) plan that will not run, e.g. one already built.
-pub fn needs(plan: &BuildPlan, skip: &dyn Fn(&BuildPlan) -> bool) -> Vec<Need> {
-    let mut acc = Acc::new();
-    collect(plan, skip, &mut acc);
-    acc.into_iter().map(|(program, by)| Need { program, by }).collect()
-}
-
-/// Programs the native side (`test --native`, `bench`) starts: its
-/// libraries' builds, its configure and make, its compiler.
-pub fn native_side_needs(plan: &BuildPlan, skip: &dyn Fn(&BuildPlan) -> bool) -> Vec<Need> {
-    let mut acc = Acc::new();
-    if let Some((n, _)) = &plan.native_side {
-        for d in &n.deps {
-            collect(d, skip, &mut acc);
-        }
-        for c in [&n.configure, &n.make] {
-            cmd_needs(c, &plan.id, "native side", &mut acc);
-        }
-        if !plan.patches.is_empty() {
-            add(&mut acc, "patch", &plan.id, "patch");
-        }
-    }
-    acc.into_iter().map(|(program, by)| Need { program, by }).collect()
-}
-
-fn collect(plan: &BuildPlan, skip: &dyn Fn(&BuildPlan) -> bool, acc: &mut Acc) {
-    if skip(plan) {
-        return;
-    }
-    let id = &plan.id;
-    for p in &plan.recipe.build.host_programs {
-        add(acc, p, id, "its build");
-    }
-    if plan.flags.env.contains_key("PKG_CONFIG_LIBDIR") {
-        add(acc, "pkg-config", id, "configure, for its libraries' modules");
-    }
-    for step in &plan.steps {
-        match step {
-            Step::Dep(d) => collect(d, skip, acc),
-            Step::Native(n) => {
-                for d in &n.deps {
-                    collect(d, skip, acc);
-                }
-                for c in [&n.configure, &n.make] {
-                    cmd_needs(c, id, "native build", acc);
-                }
-            }
-            Step::Patch { series, .. } if !series.is_empty() => add(acc, "patch", id, "patch"),
-            Step::Tool(t) => add(acc, "npm", id, &format!("tool {}", t.name)),
-            Step::Configure(c) | Step::Make(c) => cmd_needs(c, id, step.kind(), acc),
-            Step::Install { cmd, .. } | Step::Generate { cmd, .. } | Step::Post { cmd, .. } => cmd_needs(cmd, id, step.kind(), acc),
-            _ => {}
-        }
-    }
-}
-
-/// A command's program when it is looked up on `PATH` (a path into a
-/// source tree is the tree's own script), and the compiler its `CC` names.
-fn cmd_needs(c: &Cmd, id: &str, what: &str, acc: &mut Acc) {
-    let cc = c
-        .env_var("CC")
-        .map(|cc| cc.to_string_lossy().split_whitespace().next().unwrap_or("").to_string());
-    for p in [Some(c.program().to_string_lossy().into_owned()), cc].into_iter().flatten() {
-        if !p.is_empty() && !p.contains('/') {
-            add(acc, &p, id, what);
-        }
-    }
-}
-
-fn add(acc: &mut Acc, program: &str, id: &str, what: &str) {
+/// Record that `id`'s `what` starts `program`.
+pub fn add(acc: &mut Acc, program: &str, id: &str, what: &str) {
     let whats = acc.entry(program.to_string()).or_default().entry(id.to_string()).or_default();
     if !whats.iter().any(|w| w == what) {
         whats.push(what.to_string());
     }
+}
+
+/// The gathered programs as [`Need`]s, by name.
+pub fn needs_of(acc: Acc) -> Vec<Need> {
+    acc.into_iter().map(|(program, by)| Need { program, by }).collect()
 }
 
 /// Whether a `[[host]]` entry's program (or file, or check) is present.
@@ -124,7 +61,7 @@ pub fn present(h: &HostTool) -> bool {
     }
     match h.command.strip_prefix('/') {
         Some(_) => Path::new(&h.command).exists(),
-        None => crate::toolchain::which(&h.command).is_some(),
+        None => which(&h.command).is_some(),
     }
 }
 
@@ -133,7 +70,7 @@ pub fn present(h: &HostTool) -> bool {
 fn is_present(program: &str, table: &[HostTool]) -> bool {
     match table.iter().find(|h| h.command == program) {
         Some(h) => present(h),
-        None => crate::toolchain::which(program).is_some(),
+        None => which(program).is_some(),
     }
 }
 
@@ -161,7 +98,7 @@ pub fn render(needs: &[Need], table: &[HostTool]) -> String {
 
 /// Make every needed program present: install the missing ones' packages
 /// (saying what and why) when `install` says how (see
-/// [`crate::toolchain::how_to_install`]; `Err` says why not), or fail
+/// [`how_to_install`]; `Err` says why not), or fail
 /// before anything is built,
 /// naming each program, its package and `cargo xtask setup`.
 pub fn ensure(
@@ -211,7 +148,7 @@ pub fn ensure(
         ),
     };
     progress.println(format!("kiln: {what} needs host programs that are missing:\n{}", lines.join("\n")));
-    crate::toolchain::apt_install_with(&prefix, layout, &pkgs, progress)?;
+    apt_install_with(&prefix, layout, &pkgs, progress)?;
     let still: Vec<String> = missing
         .iter()
         .filter(|(n, _)| !is_present(&n.program, table))
@@ -221,6 +158,84 @@ pub fn ensure(
         bail!("installed {} but {} still missing", pkgs.join(" "), still.join(", "));
     }
     Ok(())
+}
+
+/// `name` on `PATH`.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+fn is_root() -> bool {
+    Cmd::new("id", ".").arg("-u").read().map(|s| s.trim() == "0").unwrap_or(false)
+}
+
+/// How kiln can run apt-get here: directly as root (`[]`), or through
+/// `sudo -n` (a sudo that asks no password); else why not.
+pub fn how_to_install() -> std::result::Result<Vec<String>, String> {
+    if which("apt-get").is_none() {
+        return Err("no apt-get on PATH".into());
+    }
+    if is_root() {
+        return Ok(Vec::new());
+    }
+    match which("sudo") {
+        Some(sudo) if Cmd::new(&sudo, "/").args(["-n", "true"]).read().is_ok() => Ok(vec!["sudo".to_string(), "-n".to_string()]),
+        Some(_) => Err("not root, and sudo asks for a password".into()),
+        None => Err("not root, and no sudo".into()),
+    }
+}
+
+/// [`how_to_install`], without the reason.
+pub fn can_install() -> Option<Vec<String>> {
+    how_to_install().ok()
+}
+
+/// `apt-get install` the packages (as root or through `sudo -n`; says
+/// what first), running `apt-get update` once if the first try fails.
+pub fn apt_install(layout: &Layout, pkgs: &[String], progress: &Progress) -> Result<()> {
+    if pkgs.is_empty() {
+        return Ok(());
+    }
+    let Some(prefix) = can_install() else {
+        bail!(
+            "missing packages: {} (install them with apt-get as root, or run `cargo xtask setup` as root)",
+            pkgs.join(" ")
+        );
+    };
+    apt_install_with(&prefix, layout, pkgs, progress)
+}
+
+/// [`apt_install`] with the way to run apt-get already chosen (`[]`: as
+/// root; `["sudo", "-n"]`).
+pub fn apt_install_with(prefix: &[String], layout: &Layout, pkgs: &[String], progress: &Progress) -> Result<()> {
+    let stage = progress.stage(format!("install Debian packages: {}", pkgs.join(" ")));
+    progress.println(format!("kiln: installing with apt-get: {}", pkgs.join(" ")));
+    std::fs::create_dir_all(layout.logs())?;
+    let log = layout.logs().join("apt-get-install.log");
+    let apt = |args: &[&str]| {
+        let (prog, pre) = match prefix.split_first() {
+            Some((p, rest)) => (p.as_str(), rest.to_vec()),
+            None => ("apt-get", Vec::new()),
+        };
+        let mut c = Cmd::new(prog, "/").env("DEBIAN_FRONTEND", "noninteractive").args(pre);
+        if !prefix.is_empty() {
+            c = c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        }
+        c.args(args)
+    };
+    let install = apt(&["install", "-y", "-q", "--no-install-recommends"]).args(pkgs);
+    if install.run(&log).is_err() {
+        apt(&["update", "-q"]).run(&layout.logs().join("apt-get-update.log"))?;
+        install.run(&log)?;
+    }
+    stage.done("installed");
+    Ok(())
+}
+
+/// The toolchain recipe's `[[host]]` programs that are not present.
+pub fn missing_host_tools(recipe: &ToolchainRecipe) -> Vec<&HostTool> {
+    recipe.host.iter().filter(|h| !present(h)).collect()
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ pub mod fsutil;
 pub mod host;
 pub mod install;
 pub mod layout;
-pub mod native;
 pub mod plan;
 pub mod postprocess;
 pub mod progress;

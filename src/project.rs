@@ -10,12 +10,12 @@ use anyhow::Result;
 use crate::build::{BuildResult, Builder};
 use crate::config::Config;
 use crate::layout::Layout;
-use crate::native::NativeToolchain;
 use crate::plan::{BuildPlan, PlanOptions, ToolchainView};
 use crate::progress::Progress;
 use crate::recipe::{Recipe, ToolchainRecipe};
 #[cfg(feature = "runtime")]
 use crate::runtime::{EngineOptions, Runtime, Use};
+use crate::toolchain::NativeToolchain;
 use crate::toolchain::{Toolchain, Unavailable};
 
 pub struct Project {
@@ -87,7 +87,7 @@ impl Project {
     /// package and whether it is present.
     pub fn render_plan(&self, plan: &BuildPlan) -> Result<String> {
         let tr = self.toolchain_recipe()?;
-        let needs = crate::host::needs(plan, &|_| false);
+        let needs = plan.host_needs(&|_| false);
         Ok(format!("{}{}", plan.render(), crate::host::render(&needs, &tr.host)))
     }
 

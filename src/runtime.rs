@@ -693,7 +693,7 @@ struct Snapshotting<'a> {
 }
 
 impl wasmtime_wizer::InstanceState for Snapshotting<'_> {
-    async fn global_get(&mut self, name: &str, _: wasmparser::ValType) -> wasmtime_wizer::SnapshotVal {
+    async fn global_get(&mut self, name: &str, _: wasmtime_wizer::ValType) -> wasmtime_wizer::SnapshotVal {
         use wasmtime_wizer::SnapshotVal as S;
         let g = self.instance.get_global(&mut *self.store, name).expect("an exported global");
         match g.get(&mut *self.store) {

@@ -13,6 +13,7 @@ use anyhow::{bail, Result};
 use crate::cmd::Cmd;
 use crate::config::Config;
 use crate::fetch::Fetcher;
+use crate::host::{apt_install, can_install, which};
 use crate::layout::Layout;
 use crate::progress::Progress;
 use crate::recipe::ToolchainRecipe;
@@ -117,7 +118,7 @@ impl Toolchain {
     /// (libc++ again: PHP's configure links `-lstdc++` for any C++ code).
     /// Links only; made on first use.
     pub fn cxx_runtime(&self, layout: &Layout) -> Result<PathBuf> {
-        let key = crate::plan::stamp(&[&self.cxx_libdir.display().to_string()]);
+        let key = crate::fsutil::stamp(&[&self.cxx_libdir.display().to_string()]);
         let dir = layout.toolchain_cache().join(format!("cxx-runtime-{}", &key[..16]));
         if dir.is_dir() {
             return Ok(dir);
@@ -141,7 +142,7 @@ impl Toolchain {
 
     /// The C++ driver beside `clang` (`clang-22` → `clang++-22`).
     pub fn clangxx(&self) -> PathBuf {
-        PathBuf::from(crate::plan::cxx_beside(&self.clang.display().to_string()))
+        PathBuf::from(cxx_beside(&self.clang.display().to_string()))
     }
 
     pub fn clang_version(&self) -> Result<String> {
@@ -230,16 +231,6 @@ fn cached_or_downloaded_sdk(layout: &Layout, req: &Req<'_>, progress: &Progress,
         stage.done("unpacked");
     }
     from_wasi_sdk(&dir, provider, recipe).map(Some)
-}
-
-/// `name` on `PATH`.
-pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-fn is_root() -> bool {
-    Cmd::new("id", ".").arg("-u").read().map(|s| s.trim() == "0").unwrap_or(false)
 }
 
 fn debian(layout: &Layout, req: &Req<'_>, progress: &Progress, recipe: &ToolchainRecipe) -> Result<Toolchain> {
@@ -377,70 +368,51 @@ impl Toolchain {
     }
 }
 
-/// How kiln can run apt-get here: directly as root (`[]`), or through
-/// `sudo -n` (a sudo that asks no password); else why not.
-pub fn how_to_install() -> std::result::Result<Vec<String>, String> {
-    if which("apt-get").is_none() {
-        return Err("no apt-get on PATH".into());
-    }
-    if is_root() {
-        return Ok(Vec::new());
-    }
-    match which("sudo") {
-        Some(sudo) if Cmd::new(&sudo, "/").args(["-n", "true"]).read().is_ok() => Ok(vec!["sudo".to_string(), "-n".to_string()]),
-        Some(_) => Err("not root, and sudo asks for a password".into()),
-        None => Err("not root, and no sudo".into()),
-    }
+/// The build machine's C compiler.
+#[derive(Debug, Clone)]
+pub struct NativeToolchain {
+    pub cc: String,
+    /// `cc --version`'s first line (part of every native stamp).
+    pub version: String,
 }
 
-/// [`how_to_install`], without the reason.
-pub fn can_install() -> Option<Vec<String>> {
-    how_to_install().ok()
-}
-
-/// `apt-get install` the packages (as root or through `sudo -n`; says
-/// what first), running `apt-get update` once if the first try fails.
-pub fn apt_install(layout: &Layout, pkgs: &[String], progress: &Progress) -> Result<()> {
-    if pkgs.is_empty() {
-        return Ok(());
+impl NativeToolchain {
+    /// The first of the toolchain recipe's `[native] cc` found on `PATH`
+    /// (else the last one named, which then fails when a build starts it).
+    pub fn resolve(recipe: &ToolchainRecipe) -> NativeToolchain {
+        let found = recipe.native.cc.iter().find(|c| which(c).is_some());
+        let cc = found.or(recipe.native.cc.last()).cloned().unwrap_or_else(|| "cc".into());
+        let version = Cmd::new(&cc, ".")
+            .arg("--version")
+            .read()
+            .map(|o| o.lines().next().unwrap_or("").to_string())
+            .unwrap_or_else(|_| "not found".into());
+        NativeToolchain { cc, version }
     }
-    let Some(prefix) = can_install() else {
-        bail!(
-            "missing packages: {} (install them with apt-get as root, or run `cargo xtask setup` as root)",
-            pkgs.join(" ")
-        );
-    };
-    apt_install_with(&prefix, layout, pkgs, progress)
-}
 
-/// [`apt_install`] with the way to run apt-get already chosen (`[]`: as
-/// root; `["sudo", "-n"]`).
-pub fn apt_install_with(prefix: &[String], layout: &Layout, pkgs: &[String], progress: &Progress) -> Result<()> {
-    let stage = progress.stage(format!("install Debian packages: {}", pkgs.join(" ")));
-    progress.println(format!("kiln: installing with apt-get: {}", pkgs.join(" ")));
-    std::fs::create_dir_all(layout.logs())?;
-    let log = layout.logs().join("apt-get-install.log");
-    let apt = |args: &[&str]| {
-        let (prog, pre) = match prefix.split_first() {
-            Some((p, rest)) => (p.as_str(), rest.to_vec()),
-            None => ("apt-get", Vec::new()),
-        };
-        let mut c = Cmd::new(prog, "/").env("DEBIAN_FRONTEND", "noninteractive").args(pre);
-        if !prefix.is_empty() {
-            c = c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+    pub fn placeholder() -> NativeToolchain {
+        NativeToolchain {
+            cc: "$NATIVE_CC".into(),
+            version: "unresolved".into(),
         }
-        c.args(args)
-    };
-    let install = apt(&["install", "-y", "-q", "--no-install-recommends"]).args(pkgs);
-    if install.run(&log).is_err() {
-        apt(&["update", "-q"]).run(&layout.logs().join("apt-get-update.log"))?;
-        install.run(&log)?;
     }
-    stage.done("installed");
-    Ok(())
 }
 
-/// The toolchain recipe's `[[host]]` programs that are not present.
-pub fn missing_host_tools(recipe: &ToolchainRecipe) -> Vec<&crate::recipe::HostTool> {
-    recipe.host.iter().filter(|h| !crate::host::present(h)).collect()
+/// The C++ driver named like a C one: `clang-22` → `clang++-22`, `cc` →
+/// `c++`, `gcc` → `g++`.
+pub fn cxx_beside(cc: &str) -> String {
+    let (dir, name) = match cc.rfind('/') {
+        Some(i) => (&cc[..=i], &cc[i + 1..]),
+        None => ("", cc),
+    };
+    let xx = if let Some(rest) = name.strip_prefix("clang") {
+        format!("clang++{rest}")
+    } else if let Some(rest) = name.strip_prefix("gcc") {
+        format!("g++{rest}")
+    } else if name == "cc" {
+        "c++".into()
+    } else {
+        name.to_string()
+    };
+    format!("{dir}{xx}")
 }

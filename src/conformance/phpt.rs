@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::{Outcome, TestResult};
+use super::model::{Outcome, TestResult};
 use crate::runtime::{RunSpec, Stdio};
 
 /// run-tests.php's `$ini_overwrites` (PHP 8.4), applied to every test.
@@ -288,15 +288,15 @@ pub struct PhptEnv<'a> {
     /// The source tree (`suite.root`) is the cwd and `{PWD}` base, mapped
     /// into the guest at its own absolute path; `suite.tmp` is the guest's
     /// `/tmp` (and `{TMP}`).
-    pub suite: super::SuiteEnv<'a>,
+    pub suite: super::model::SuiteEnv<'a>,
     /// Extensions the binary has (lowercase), for --EXTENSIONS--.
     pub extensions: Vec<String>,
 }
 
 impl<'a> PhptEnv<'a> {
     /// Probe the binary's extensions (`php -n -m`) for --EXTENSIONS--.
-    pub fn new(env: super::SuiteEnv<'a>) -> Result<PhptEnv<'a>> {
-        let m = super::captured(
+    pub fn new(env: super::model::SuiteEnv<'a>) -> Result<PhptEnv<'a>> {
+        let m = super::model::captured(
             &env,
             RunSpec {
                 argv: vec!["php".into(), "-n".into(), "-m".into()],
@@ -315,9 +315,9 @@ impl<'a> PhptEnv<'a> {
     }
 }
 
-impl super::Runner for PhptEnv<'_> {
+impl super::model::Runner for PhptEnv<'_> {
     fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
-        super::discover(&self.suite.root, paths, "phpt", filter)
+        super::model::discover(&self.suite.root, paths, "phpt", filter)
     }
 
     /// run-tests.php runs tests with --CONFLICTS-- (or in a directory
@@ -725,7 +725,7 @@ fn execute(env: &PhptEnv<'_>, t: &Phpt) -> Result<(Outcome, String, String)> {
     }
     if let Some(trap) = &out.trap {
         let first = trap.lines().next().unwrap_or("");
-        return Ok((Outcome::Fail, super::trap_detail(first, out.hit_memory_limit), output));
+        return Ok((Outcome::Fail, super::model::trap_detail(first, out.hit_memory_limit), output));
     }
     if out.hit_memory_limit {
         return Ok((

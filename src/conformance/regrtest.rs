@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use super::{Outcome, Runner, SuiteEnv, TestResult};
+use super::model::{Outcome, Runner, SuiteEnv, TestResult};
 use crate::runtime::{RunSpec, Stdio};
 
 /// regrtest's exit statuses (Lib/test/libregrtest/utils.py).
@@ -71,7 +71,7 @@ fn modules_in(dir: &Path) -> Result<Vec<PathBuf>> {
 /// The test cases of regrtest's JUnit file: each `<testcase>` is named by
 /// the test's id (`test.test_sqlite3.test_transactions.TransactionTests.test_locking`),
 /// kept here without the `test.` package and the module's own prefix.
-pub fn junit_cases(xml: &str, module: &str) -> Result<Vec<super::Case>> {
+pub fn junit_cases(xml: &str, module: &str) -> Result<Vec<super::model::Case>> {
     let doc = roxmltree::Document::parse(xml)?;
     let prefix = format!("test.{module}.");
     Ok(doc
@@ -86,7 +86,7 @@ pub fn junit_cases(xml: &str, module: &str) -> Result<Vec<super::Case>> {
                 (None, Some(sk)) => (Outcome::Skip, sk.text().unwrap_or_default()),
                 (None, None) => (Outcome::Pass, ""),
             };
-            super::Case {
+            super::model::Case {
                 name: name.to_string(),
                 outcome,
                 detail: detail.trim().chars().take(500).collect(),
@@ -131,10 +131,10 @@ pub fn judge(status: i32, output: &str) -> (Outcome, String) {
 
 impl Runner for Regrtest<'_> {
     fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
-        let glob = super::filter_glob(filter)?;
+        let glob = super::model::filter_glob(filter)?;
         let mut out = Vec::new();
         for p in paths {
-            let abs = super::locate(p, &[&self.env.root, &self.test_dir])?.or_else(|| {
+            let abs = super::model::locate(p, &[&self.env.root, &self.test_dir])?.or_else(|| {
                 // A bare module name: test_os → Lib/test/test_os.py
                 let py = self.test_dir.join(format!("{}.py", p.display()));
                 py.exists().then_some(py)
@@ -235,7 +235,7 @@ impl Runner for Regrtest<'_> {
                     r.detail = format!("stopped after {:?}", self.env.timeout);
                 } else if let Some(t) = &o.trap {
                     r.outcome = Outcome::Fail;
-                    r.detail = super::trap_detail(t, o.hit_memory_limit);
+                    r.detail = super::model::trap_detail(t, o.hit_memory_limit);
                 } else if o.hit_memory_limit && o.status != 0 {
                     r.outcome = Outcome::Fail;
                     r.detail = format!("memory cap of {} MiB reached", self.env.memory_limit >> 20);

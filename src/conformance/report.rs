@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Outcome, TestResult};
+use super::model::{Outcome, TestResult};
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counts {
@@ -54,6 +54,19 @@ impl Counts {
     }
 }
 
+/// How a run was made, for its report and the conformance table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Measured {
+    /// What ran: "full suite", "default subset" or "chosen tests".
+    pub ran: String,
+    /// The `cargo xtask test` command line that runs the same tests.
+    pub command: String,
+    /// UTC date the run started, `YYYY-MM-DD`.
+    pub date: String,
+    /// kiln's commit (`-dirty` with changes); the caller fills it in.
+    pub commit: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Report<'a> {
     pub suite: String,
@@ -62,7 +75,7 @@ pub struct Report<'a> {
     pub wall_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub native_wall_seconds: Option<f64>,
-    pub measured: super::suite::Measured,
+    pub measured: Measured,
     pub totals: Counts,
     pub by_directory: BTreeMap<String, Counts>,
     pub now_passing: Vec<String>,

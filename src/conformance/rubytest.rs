@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use super::{Case, Outcome, Runner, SuiteEnv, TestResult};
+use super::model::{Case, Outcome, Runner, SuiteEnv, TestResult};
 use crate::runtime::Stdio;
 
 const COLLECT_RB: &str = include_str!("bootstraptest_collect.rb");
@@ -162,7 +162,7 @@ impl<'a> RubyTest<'a> {
         spec.stderr = Stdio::Merged;
         // Natively, basictest's "system" checks run `./miniruby` (as `make
         // test` runs it in the build directory): the native interpreter.
-        if let super::Exec::Native { binary, .. } = &self.env.exec {
+        if let super::model::Exec::Native { binary, .. } = &self.env.exec {
             std::os::unix::fs::symlink(binary, work.path().join("miniruby"))
                 .with_context(|| format!("linking {} as ./miniruby", binary.display()))?;
         }
@@ -172,7 +172,7 @@ impl<'a> RubyTest<'a> {
         (r.outcome, r.detail) = if o.timed_out {
             (Outcome::Timeout, format!("stopped after {:?}", self.env.timeout))
         } else if let Some(t) = &o.trap {
-            (Outcome::Fail, super::trap_detail(t, o.hit_memory_limit))
+            (Outcome::Fail, super::model::trap_detail(t, o.hit_memory_limit))
         } else if o.status == 0 && not_ok.is_empty() && out.contains("end of test") {
             (Outcome::Pass, out.lines().last().unwrap_or_default().to_string())
         } else {
@@ -221,7 +221,7 @@ impl<'a> RubyTest<'a> {
             !o.timed_out && o.trap.is_none() && summary.as_ref().is_some_and(|s| s.failures + s.errors == failing && failing > 0);
         (r.outcome, r.detail) = match (&summary, o.timed_out, &o.trap) {
             (_, true, _) => (Outcome::Timeout, format!("stopped after {:?}", self.env.timeout)),
-            (_, _, Some(t)) => (Outcome::Fail, super::trap_detail(t, o.hit_memory_limit)),
+            (_, _, Some(t)) => (Outcome::Fail, super::model::trap_detail(t, o.hit_memory_limit)),
             (Some(s), _, _) if o.status == 0 && s.failures == 0 && s.errors == 0 => (Outcome::Pass, s.line.clone()),
             (Some(s), _, _) => (Outcome::Fail, format!("status {}; {}", o.status, s.line)),
             (None, _, _) => (
@@ -275,7 +275,7 @@ impl<'a> RubyTest<'a> {
             (Outcome::Timeout, format!("not finished in {:?}", spec.timeout.unwrap_or_default()))
         } else if let Some(t) = o.trap.as_ref().filter(|_| a.ignore_signals.is_empty()) {
             // A trap is what a signal is to runner.rb: always a failure.
-            fail(super::trap_detail(t, o.hit_memory_limit))
+            fail(super::model::trap_detail(t, o.hit_memory_limit))
         } else {
             match a.kind.as_str() {
                 "equal" => {
@@ -451,10 +451,10 @@ fn testunit_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 impl Runner for RubyTest<'_> {
     fn discover(&self, paths: &[PathBuf], filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
-        let glob = super::filter_glob(filter)?;
+        let glob = super::model::filter_glob(filter)?;
         let mut files = Vec::new();
         for p in paths {
-            let abs = super::locate(p, &[&self.env.root])?.with_context(|| {
+            let abs = super::model::locate(p, &[&self.env.root])?.with_context(|| {
                 format!(
                     "{} does not exist (looked in {} and the current directory)",
                     p.display(),

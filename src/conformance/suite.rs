@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::report::Report;
+use super::report::{Measured, Report};
 use super::{Baseline, Exec, Outcome, SuiteEnv, TestResult};
 use crate::plan::BuildPlan;
 use crate::project::Project;
@@ -28,19 +28,6 @@ pub struct SuiteOptions {
     pub native: bool,
     /// Resume tests from the recipe's start-up snapshot, if it has one.
     pub snapshot: bool,
-}
-
-/// How a run was made, for its report and the conformance table.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Measured {
-    /// What ran: "full suite", "default subset" or "chosen tests".
-    pub ran: String,
-    /// The `cargo xtask test` command line that runs the same tests.
-    pub command: String,
-    /// UTC date the run started, `YYYY-MM-DD`.
-    pub date: String,
-    /// kiln's commit (`-dirty` with changes); the caller fills it in.
-    pub commit: String,
 }
 
 impl SuiteOptions {

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::model::{Outcome, TestResult};
 use super::report::Counts;
 use super::suite::SuiteRun;
-use super::{Outcome, TestResult};
 
 /// What the page says about how it was made.
 pub struct Provenance {
@@ -412,7 +412,7 @@ mod tests {
         SuiteRun {
             suite: suite.into(),
             id: format!("{suite}-1.0"),
-            measured: crate::conformance::suite::Measured {
+            measured: crate::conformance::report::Measured {
                 ran: "full suite".into(),
                 command: command.into(),
                 date: "2026-12-05".into(),

@@ -22,7 +22,6 @@
 //! * On shutdown the listener closes, in-flight requests finish, then
 //!   [`Server::run`] returns.
 
-pub mod bench;
 pub mod cgi;
 pub mod load;
 pub mod route;
@@ -54,7 +53,7 @@ pub enum Backend {
 }
 
 impl Backend {
-    fn run(&self, spec: &RunSpec) -> Result<Outcome> {
+    pub(crate) fn run(&self, spec: &RunSpec) -> Result<Outcome> {
         match self {
             Backend::Wasm { runtime, module, .. } => runtime.run(module, spec),
             Backend::Native { binary } => crate::runtime::run_native(binary, &[], spec),

@@ -4,6 +4,7 @@
 
 mod fetch;
 mod kubernetes;
+mod layering;
 mod recipe;
 // Needs the runtime feature (on whenever xtask is in the build, as for a
 // plain `cargo test`; `cargo test -p kiln` alone leaves it out).

@@ -53,7 +53,7 @@ pub fn run(g: &Global, a: BenchArgs) -> anyhow::Result<ExitCode> {
         print!("{}", bench::table(&results.rows));
     }
     for r in &results.serve {
-        print!("{}", kiln::serve::bench::table(r));
+        print!("{}", kiln::bench::serve::table(r));
     }
     if let Some(j) = &a.json {
         let doc = serde_json::json!({ "rows": results.rows, "geomean": bench::summaries(&results.rows), "serve": results.serve });

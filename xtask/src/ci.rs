@@ -46,6 +46,12 @@ pub struct CiArgs {
     pub serial: bool,
 }
 
+/// A cargo command without the variables `cargo run` gave this process
+/// (`cargo_env.rs`).
+fn plain(c: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
+    crate::cargo_env::cargo_run_vars().into_iter().fold(c, |c, k| c.env_remove(k))
+}
+
 struct Row {
     step: String,
     secs: f64,
@@ -84,21 +90,24 @@ pub fn run(g: &Global, a: CiArgs) -> anyhow::Result<ExitCode> {
             Ok(())
         });
     if ok && !a.no_lints {
-        ok = step("cargo fmt --check", &mut || Ok(cmd!(sh, "cargo fmt --all -- --check").run()?))
-            && step("cargo clippy -D warnings", &mut || {
-                Ok(cmd!(sh, "cargo clippy --all-targets --quiet -- -D warnings").run()?)
-            })
-            && step("cargo clippy -D warnings (light xtask)", &mut || {
-                // `cargo xtask`'s variant without the runtime (relaunch.rs).
-                Ok(cmd!(
-                    sh,
-                    "cargo clippy -p kiln -p xtask --no-default-features --all-targets --quiet -- -D warnings"
-                )
-                .run()?)
-            });
+        ok = step(
+            "cargo fmt --check",
+            &mut || Ok(plain(cmd!(sh, "cargo fmt --all -- --check")).run()?),
+        ) && step("cargo clippy -D warnings", &mut || {
+            Ok(plain(cmd!(sh, "cargo clippy --all-targets --quiet -- -D warnings")).run()?)
+        }) && step("cargo clippy -D warnings (light xtask)", &mut || {
+            // `cargo xtask`'s variant without the runtime (relaunch.rs).
+            Ok(plain(cmd!(
+                sh,
+                "cargo clippy -p kiln -p xtask --no-default-features --all-targets --quiet -- -D warnings"
+            ))
+            .run()?)
+        });
     }
     if ok {
-        ok = step("tier fast (unit + integration)", &mut || Ok(cmd!(sh, "cargo test --quiet").run()?));
+        ok = step("tier fast (unit + integration)", &mut || {
+            Ok(plain(cmd!(sh, "cargo test --quiet")).run()?)
+        });
     }
     if !a.fast && ok {
         if let Some(t) = a
@@ -169,7 +178,8 @@ fn run_lane(tiers: &[String], repo: &std::path::Path, logs: &std::path::Path) ->
         let ok = (|| -> anyhow::Result<bool> {
             let mut log = std::fs::File::create(logs.join(format!("ci-{tier}.log")))?;
             let (filters, skips) = tier_filters(tier);
-            let mut child = std::process::Command::new("cargo")
+            let mut cargo = std::process::Command::new("cargo");
+            let mut child = crate::cargo_env::scrub(&mut cargo)
                 .args(["test", "--quiet", "-p", "xtask", "--test", "all", "--", "--ignored"])
                 .args(filters)
                 .args(skips.iter().flat_map(|s| ["--skip".to_string(), s.clone()]))

@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 #[cfg(feature = "runtime")]
 mod bench;
 mod build;
+mod cargo_env;
 #[cfg(feature = "runtime")]
 mod ci;
 mod clean;

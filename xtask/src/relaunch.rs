@@ -55,6 +55,7 @@ pub fn with_runtime() -> Result<ExitCode> {
         );
     }
     let mut c = Command::new(cargo());
+    crate::cargo_env::scrub(&mut c);
     c.args(["run", "--package", "xtask", "--manifest-path"])
         .arg(manifest())
         .arg("--")
@@ -89,13 +90,14 @@ impl Prebuild {
             }
         };
         let err = out.try_clone().ok()?;
-        let mut c = if kiln::toolchain::which("nice").is_some() {
+        let mut c = if kiln::host::which("nice").is_some() {
             let mut c = Command::new("nice");
             c.args(["-n", "19"]).arg(cargo());
             c
         } else {
             Command::new(cargo())
         };
+        crate::cargo_env::scrub(&mut c);
         c.args(["build", "--package", "xtask", "--manifest-path"])
             .arg(manifest())
             .stdin(Stdio::null())

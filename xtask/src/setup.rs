@@ -20,7 +20,7 @@ pub fn run(g: &Global, a: SetupArgs) -> anyhow::Result<ExitCode> {
 
 pub fn ensure_host_tools(p: &kiln::project::Project, check: bool) -> anyhow::Result<()> {
     let tr = p.toolchain_recipe()?;
-    let missing = kiln::toolchain::missing_host_tools(&tr);
+    let missing = kiln::host::missing_host_tools(&tr);
     if missing.is_empty() {
         println!(
             "setup: every host program is present ({})",
@@ -36,5 +36,5 @@ pub fn ensure_host_tools(p: &kiln::project::Project, check: bool) -> anyhow::Res
     }
     let mut pkgs: Vec<String> = missing.iter().map(|h| h.package.clone()).collect();
     pkgs.dedup();
-    kiln::toolchain::apt_install(&p.layout, &pkgs, &p.progress)
+    kiln::host::apt_install(&p.layout, &pkgs, &p.progress)
 }

@@ -16,7 +16,7 @@ pub struct ToolchainArgs {
 pub fn run(g: &Global, a: ToolchainArgs) -> anyhow::Result<ExitCode> {
     let p = crate::project(g)?;
     let tc = p.toolchain(true)?;
-    let native = kiln::native::NativeToolchain::resolve(&p.toolchain_recipe()?);
+    let native = kiln::toolchain::NativeToolchain::resolve(&p.toolchain_recipe()?);
     println!("provider: {}", tc.provider);
     println!("clang:    {} ({})", tc.clang.display(), tc.clang_version()?);
     println!("sysroot:  {}", tc.sysroot.display());

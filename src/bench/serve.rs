@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::load::{self, LoadResult};
-use super::{Backend, Options, Server};
-use crate::bench::Side;
+use crate::bench::side::Side;
 use crate::plan::BuildPlan;
 use crate::project::Project;
 use crate::runtime::{RunSpec, Stdio, Use};
+use crate::serve::load::{self, LoadResult};
+use crate::serve::{Backend, Options, Server};
 
 /// The demo app the load runs against (read only).
 const APP: &str = "tests/apps/serve";
@@ -174,7 +174,7 @@ fn direct(backend: &Backend, serve: &crate::recipe::Serve, base: &RunSpec, docro
     let script_filename = root.join(HELLO.trim_start_matches('/')).display().to_string();
     let document_root = root.display().to_string();
     let local: std::net::SocketAddr = "127.0.0.1:80".parse().expect("address");
-    spec.env.extend(super::cgi::meta_variables(&super::cgi::Request {
+    spec.env.extend(crate::serve::cgi::meta_variables(&crate::serve::cgi::Request {
         method: "GET",
         raw_path: HELLO,
         query: "",
@@ -220,7 +220,7 @@ fn column(
     requests: usize,
     concurrency: usize,
 ) -> Result<Column> {
-    let log: super::Log = std::sync::Arc::new(|_| {});
+    let log: crate::serve::Log = std::sync::Arc::new(|_| {});
     let server = Server::bind(serve, base, backend, opts, log)?;
     let note = server.snapshot_note().map(str::to_string);
     let addr = server.local_addr()?;

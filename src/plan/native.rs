@@ -1,6 +1,6 @@
-//! Native builds: the build machine's own build of a recipe's tarball, with
-//! the native compiler named in `recipes/toolchain.toml`. Two uses, one
-//! pipeline:
+//! Planning native builds: the build machine's own build of a recipe's
+//! tarball, with the native compiler named in `recipes/toolchain.toml`
+//! (`toolchain::NativeToolchain`). Two uses, one planner each:
 //!
 //! * a recipe's `[native]` build from the same patched tree, which the
 //!   cross build needs (Ruby's baseruby, CPython's build python, the PHP
@@ -12,23 +12,20 @@
 //!
 //! Both are [`NativePlan`]s: planned with the same placeholder rules,
 //! stamped with the source, the patches, the commands and the compiler,
-//! and built by [`build`] under the plan's lock. [`crate::project::Project::native_side`]
+//! and built by the executor (`build.rs`) under the plan's lock. [`crate::project::Project::native_side`]
 //! is the one entry point that yields a native interpreter, whatever state
 //! the checkout is in (a wasm build restored from the cache has no native
 //! tree; it is rebuilt then).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
+use super::types::{pkgconfig_dirs, BuildPlan, Dirs, NativePlan, Patch, PrivateSource, Vars};
 use crate::cmd::Cmd;
-use crate::fetch::Fetcher;
-use crate::plan::{stamp, Dirs, Patch, Vars};
-use crate::progress::Progress;
-use crate::recipe::{Artifact, Recipe, ToolchainRecipe};
-
-const STAMP: &str = ".kiln-native-stamp";
+use crate::fsutil::stamp;
+use crate::recipe::Recipe;
+use crate::toolchain::{cxx_beside, NativeToolchain};
 
 /// Variables a cross build's environment carries that must not reach a
 /// native build.
@@ -46,90 +43,6 @@ const SCRUB: &[&str] = &[
     "MAKEFLAGS",
     "CONFIG_SITE",
 ];
-
-/// The build machine's C compiler.
-#[derive(Debug, Clone)]
-pub struct NativeToolchain {
-    pub cc: String,
-    /// `cc --version`'s first line (part of every native stamp).
-    pub version: String,
-}
-
-impl NativeToolchain {
-    /// The first of the toolchain recipe's `[native] cc` found on `PATH`
-    /// (else the last one named, which then fails when a build starts it).
-    pub fn resolve(recipe: &ToolchainRecipe) -> NativeToolchain {
-        let found = recipe.native.cc.iter().find(|c| crate::toolchain::which(c).is_some());
-        let cc = found.or(recipe.native.cc.last()).cloned().unwrap_or_else(|| "cc".into());
-        let version = Cmd::new(&cc, ".")
-            .arg("--version")
-            .read()
-            .map(|o| o.lines().next().unwrap_or("").to_string())
-            .unwrap_or_else(|_| "not found".into());
-        NativeToolchain { cc, version }
-    }
-
-    pub fn placeholder() -> NativeToolchain {
-        NativeToolchain {
-            cc: "$NATIVE_CC".into(),
-            version: "unresolved".into(),
-        }
-    }
-}
-
-/// A private copy of the source a native build unpacks for itself.
-#[derive(Debug, Clone)]
-pub struct PrivateSource {
-    pub artifact: Artifact,
-    pub strip: usize,
-    pub patches: Vec<PathBuf>,
-    /// Where it is unpacked (and built, in-tree).
-    pub dir: PathBuf,
-}
-
-#[derive(Debug, Clone)]
-pub struct NativePlan {
-    /// The build directory (`{native}`).
-    pub dir: PathBuf,
-    /// Library recipes built natively first (`[bench] native_flavor`).
-    pub deps: Vec<crate::plan::BuildPlan>,
-    /// What the native interpreter runs with besides `[bench] native_env`:
-    /// its libraries' `native_run_env`, resolved.
-    pub run_env: Vec<(String, String)>,
-    /// Set for a build in its own copy of the source.
-    pub private_src: Option<PrivateSource>,
-    pub configure: Cmd,
-    pub make: Cmd,
-    pub log_dir: PathBuf,
-    /// Log file prefix (`native`, `bench-native`).
-    pub log_name: String,
-    /// Source, patches, commands and compiler.
-    pub stamp: String,
-}
-
-impl NativePlan {
-    pub fn render(&self) -> String {
-        let mut s = String::new();
-        for d in &self.deps {
-            s.push_str(&format!("native library {} (stamp {})\n                ", d.id, &d.out_stamp[..16]));
-        }
-        if let Some(p) = &self.private_src {
-            s.push_str(&format!("own copy of {} in {}\n                ", p.artifact.file, p.dir.display()));
-        }
-        s.push_str(&format!(
-            "{}\n                {}\n                (native stamp {})",
-            self.configure.display(),
-            self.make.display(),
-            &self.stamp[..16]
-        ));
-        s
-    }
-
-    /// Built, with this stamp.
-    pub fn is_current(&self) -> bool {
-        fs::read_to_string(self.dir.join(STAMP)).ok().as_deref().map(str::trim) == Some(self.stamp.as_str())
-    }
-}
 
 fn scrubbed(c: Cmd, tc: &NativeToolchain) -> Cmd {
     SCRUB.iter().fold(c, |c, k| c.env_remove(k)).env("CC", &tc.cc)
@@ -189,7 +102,7 @@ pub struct SideInputs<'a> {
     /// The wasm build's configure arguments (`[build]` + the flavour's).
     pub configure: &'a [String],
     /// The flavour's libraries, planned for the build machine.
-    pub deps: Vec<crate::plan::BuildPlan>,
+    pub deps: Vec<BuildPlan>,
 }
 
 /// The native side for `bench` and `test --native`, and its binary.
@@ -218,7 +131,7 @@ pub fn plan_side(
                 // The native libraries, found as the wasm build finds the
                 // wasm ones: their pkg-config modules, their headers and
                 // archives.
-                let pc = crate::plan::pkgconfig_dirs(&deps);
+                let pc = pkgconfig_dirs(&deps);
                 let inc: Vec<String> = deps.iter().map(|x| format!("-I{}", x.dirs.out.join("include").display())).collect();
                 let lib: Vec<String> = deps.iter().map(|x| format!("-L{}", x.dirs.out.join("lib").display())).collect();
                 for (k, v) in [
@@ -226,7 +139,7 @@ pub fn plan_side(
                     ("PKG_CONFIG_PATH", String::new()),
                     ("CPPFLAGS", inc.join(" ")),
                     ("LDFLAGS", lib.join(" ")),
-                    ("CXX", crate::plan::cxx_beside(&tc.cc)),
+                    ("CXX", cxx_beside(&tc.cc)),
                 ] {
                     c = c.env(k, &v);
                     m = m.env(k, &v);
@@ -269,37 +182,4 @@ pub fn plan_side(
     v.set("src", d.src.display().to_string());
     let binary = PathBuf::from(v.subst(name, &b.native_binary)?);
     Ok(Some((plan, binary)))
-}
-
-/// Build `n` unless its stamp says it is current. The caller holds the
-/// owning plan's lock; for a tree build the shared source must exist.
-pub fn build(n: &NativePlan, fetcher: &Fetcher, progress: &Progress, label: &str) -> Result<bool> {
-    if n.is_current() {
-        return Ok(false);
-    }
-    let stage = progress.stage(format!("{label}: native build ({})", n.log_name));
-    let root = match &n.private_src {
-        Some(p) => p.dir.parent().unwrap_or(&p.dir).to_path_buf(),
-        None => n.dir.clone(),
-    };
-    if root.exists() {
-        fs::remove_dir_all(&root).with_context(|| format!("removing stale {}", root.display()))?;
-    }
-    match &n.private_src {
-        Some(p) => {
-            let archive = fetcher.fetch(&p.artifact)?;
-            crate::source::unpack(&archive, &p.dir, p.strip)?;
-            crate::source::apply_patches(&p.dir, &p.patches, &n.log_dir)?;
-        }
-        None => fs::create_dir_all(&n.dir).with_context(|| format!("creating {}", n.dir.display()))?,
-    }
-    n.configure
-        .run(&n.log_dir.join(format!("{}-configure.log", n.log_name)))
-        .with_context(|| format!("configuring the native build of {label}"))?;
-    n.make
-        .run(&n.log_dir.join(format!("{}-make.log", n.log_name)))
-        .with_context(|| format!("making the native build of {label}"))?;
-    fs::write(n.dir.join(STAMP), &n.stamp)?;
-    stage.done("done");
-    Ok(true)
 }

@@ -9,31 +9,15 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+pub mod serve;
+pub mod side;
+
+pub use side::Side;
+
 use crate::plan::Vars;
 use crate::project::Project;
 use crate::recipe::Workload;
 use crate::runtime::{Program, RunSpec, Runtime, Stdio, Use};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Side {
-    pub runs: Vec<f64>,
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Side {
-    pub fn of(mut runs: Vec<f64>) -> Side {
-        runs.sort_by(|a, b| a.total_cmp(b));
-        let median = if runs.is_empty() { 0.0 } else { runs[runs.len() / 2] };
-        Side {
-            min: *runs.first().unwrap_or(&0.0),
-            max: *runs.last().unwrap_or(&0.0),
-            median,
-            runs,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
@@ -233,7 +217,7 @@ pub const SERVE_WORKLOAD: &str = "serve";
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Results {
     pub rows: Vec<Row>,
-    pub serve: Vec<crate::serve::bench::Report>,
+    pub serve: Vec<crate::bench::serve::Report>,
 }
 
 /// Plan every interpreter first (no builds): a filter that matches nothing
@@ -370,7 +354,7 @@ pub fn run(project: &Project, opts: &BenchOptions) -> Result<Results> {
     for plan in &serve_plans {
         let stage = project.progress.stage(format!("bench {}: serve", plan.recipe.name));
         let requests = (opts.runs * 400).max(400);
-        serve.push(crate::serve::bench::run(project, plan, requests, 16)?);
+        serve.push(crate::bench::serve::run(project, plan, requests, 16)?);
         stage.done("done");
     }
     Ok(Results { rows, serve })
