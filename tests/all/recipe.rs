@@ -144,3 +144,20 @@ fn a_broken_version_table_is_an_error_naming_it() {
         );
     }
 }
+
+#[test]
+fn every_host_program_a_recipe_names_has_a_debian_package() {
+    let tr = ToolchainRecipe::load(&repo().join("recipes/toolchain.toml")).unwrap();
+    let mut named = 0;
+    for r in kiln::recipe::load_all(&repo().join("recipes")).unwrap() {
+        for p in &r.build.host_programs {
+            named += 1;
+            assert!(
+                tr.host.iter().any(|h| &h.command == p),
+                "recipe {} names host program {p}, which has no [[host]] entry in recipes/toolchain.toml",
+                r.name
+            );
+        }
+    }
+    assert!(named >= 3, "sqlite3's tclsh and cc, openssl's perl: {named}");
+}
