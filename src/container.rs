@@ -11,7 +11,7 @@
 //! * every data mount (a bind mount, a volume) is also a preopen of its
 //!   own at its mount point, so the guest sees it as a mapped directory;
 //! * the guest starts in `/` whatever the OCI process's cwd (WASI has no
-//!   working directory to hand over; README, "Run kiln's images").
+//!   working directory to hand over; docs/containers.md).
 
 use std::path::{Path, PathBuf};
 

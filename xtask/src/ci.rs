@@ -17,7 +17,7 @@ const SLOW_TIERS: &[&str] = &["php", "python", "ruby", "release"];
 /// and intl, Composer and PHPUnit on it (`php_full`). A fresh machine's
 /// first default run already takes most of CI's hour; the first two add
 /// about 12 minutes to it, the third about 10, the fourth about 25 of
-/// build time (README, "Test").
+/// build time (docs/testing.md).
 const OPT_IN_TIERS: &[&str] = &["tools", "containerd", "php_goto", "php_full"];
 
 /// How the default run lays the tiers out: two lanes side by side (a

@@ -217,7 +217,7 @@ fn kiln_images_run_under_containerd_with_the_kiln_shim() {
         "{out}"
     );
     // The OCI process's environment (the guest starts in `/` whatever its
-    // cwd: README, "Run kiln's images").
+    // cwd: docs/containers.md).
     let (status, out, _) = ctd.run(
         &["--env", "GREETING=hi there"],
         php,
@@ -268,7 +268,7 @@ fn kiln_images_run_under_containerd_with_the_kiln_shim() {
     assert_eq!(status, 3);
 }
 
-/// The README's commands for the stock wasmtime CLI, one per interpreter.
+/// docs/containers.md's commands for the stock wasmtime CLI, one per interpreter.
 #[test]
 #[ignore = "slow tier: installs the pinned wasmtime CLI with cargo, releases all three interpreters"]
 fn release_modules_run_on_the_stock_wasmtime_cli() {
@@ -277,7 +277,7 @@ fn release_modules_run_on_the_stock_wasmtime_cli() {
     assert!(text(&v).contains("wasmtime 48."), "{}", text(&v));
     let dist = release_all();
     let d = dist.path();
-    // The README's layout: each tarball unpacked as /usr/local of a root.
+    // docs/containers.md's layout: each tarball unpacked as /usr/local of a root.
     for (t, root) in [("python-3.13.5-wasi.tar.gz", "python"), ("ruby-3.3.8-wasi.tar.gz", "ruby")] {
         std::fs::create_dir_all(d.join(root).join("usr/local")).unwrap();
         let ok = Command::new("tar")
@@ -301,7 +301,7 @@ fn release_modules_run_on_the_stock_wasmtime_cli() {
     assert_ne!(status, 0, "{out}");
     let (status, out) = run(&["-W", "exceptions=y", "php-8.4.16.wasm", "-r", "echo PHP_VERSION;"]);
     assert_eq!((status, out.trim()), (0, "8.4.16"));
-    // What the README's table says about the stock CLI: WASI's proc_exit
+    // What docs/containers.md's table says about the stock CLI: WASI's proc_exit
     // there refuses statuses of 126 and more, so PHP's 255 after a fatal
     // error comes out as 1 (kiln's runner and shim pass 255 through).
     let out = Command::new(&wasmtime)

@@ -105,7 +105,7 @@ pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// A difference from native that kiln keeps, with its reason (the README
+/// A difference from native that kiln keeps, with its reason (docs/posix.md
 /// lists the same): `case` is the probe's case name (before ` => `);
 /// `wasm` is its outcome on wasm, or `*` for any outcome but native's
 /// (one that depends on what else the machine's directories hold).
@@ -173,8 +173,7 @@ pub fn posix_probe(interp: &str, ext: &str, known: &[&KnownDifference]) {
     assert!(wrong.is_empty(), "{interp} differs from native:\n{}", wrong.join("\n"));
 }
 
-/// The reasons for the differences kiln keeps (README, "POSIX file
-/// semantics").
+/// The reasons for the differences kiln keeps (docs/posix.md).
 pub const ABOVE_THE_ROOT: &str = "the parent of a mapped directory is outside the guest's view unless it is mapped itself";
 pub const ABSOLUTE_SYMLINK: &str =
     "WASI resolves symlinks inside their mapped directory: the host refuses an absolute target (EPERM), even one naming a path inside";
