@@ -275,20 +275,94 @@ fn shim_text(s: &Shims) -> Result<String> {
     Ok(text)
 }
 
+/// What every concern of a plan reads: the recipe with its flavour, the
+/// resolved directories, placeholders, flags, patches and shims, and the
+/// dependencies (planned first).
+struct Inputs<'a> {
+    layout: &'a Layout,
+    recipe: &'a Recipe,
+    fl: &'a Flavor,
+    flavor: String,
+    id: String,
+    /// A library planned for the build machine (`PlanOptions::native`).
+    native: bool,
+    opts: &'a PlanOptions,
+    deps: Vec<BuildPlan>,
+    patches: Vec<Patch>,
+    sh: Shims,
+    d: Dirs,
+    vars: Vars,
+    flags: Flags,
+}
+
+/// A named command of a recipe (`[[generate]]`, `[[post]]`).
+type Hook = (String, Cmd);
+/// The native side's plan and its binary.
+type NativeSide = (NativePlan, PathBuf);
+
+/// The commands and files of a build, before stamps and step order.
+struct Commands {
+    configure: Option<Cmd>,
+    cmake_toolchain: Option<String>,
+    make: Cmd,
+    install: Option<Cmd>,
+    tree_native: Option<NativePlan>,
+    native_side: Option<NativeSide>,
+    generate: Vec<Hook>,
+    post: Vec<Hook>,
+    outputs: BTreeMap<PathBuf, String>,
+    /// `dep:file,` per runtime file the dependencies hand the program.
+    runtime_text: String,
+    /// pkg-config files the collect step writes: (path, text).
+    generated: Vec<(String, String)>,
+}
+
+/// Stage by stage: inputs, commands per concern, stamps, step order.
 fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOptions, stack: &mut Vec<String>) -> Result<BuildPlan> {
+    let mut inp = inputs(layout, recipe, &tc, opts, stack)?;
+    let mut c = commands(&inp, &tc, stack)?;
+    let (tree_stamp, out_stamp) = stamps(&inp, &tc, &c)?;
+    let native_side = c.native_side.take();
+    let steps = step_order(&mut inp, c);
+    Ok(BuildPlan {
+        recipe: recipe.clone(),
+        flavor: inp.flavor,
+        source: recipe.source.artifact.clone(),
+        patches: inp.patches,
+        path_map: path_map(layout, &inp.d),
+        id: inp.id,
+        dirs: inp.d,
+        flags: inp.flags,
+        steps,
+        native_side,
+        tree_stamp,
+        out_stamp,
+        jobs: opts.jobs,
+        toolchain: tc,
+    })
+}
+
+/// The flavour, the dependencies, the id, the patch series, the shims,
+/// the directories, the placeholders and the flags.
+fn inputs<'a>(
+    layout: &'a Layout,
+    recipe: &'a Recipe,
+    tc: &ToolchainView,
+    opts: &'a PlanOptions,
+    stack: &mut Vec<String>,
+) -> Result<Inputs<'a>> {
     let native = opts.native;
     if native && recipe.kind != Kind::Library {
         bail!("recipe {}: only library recipes have a native build of this kind", recipe.name);
     }
     let (flavor, fl) = recipe.flavor(opts.flavor.as_deref())?;
-    let deps = plan_deps(layout, recipe, fl, &tc, opts, stack)?;
+    let deps = plan_deps(layout, recipe, fl, tc, opts, stack)?;
     let flavor = flavor.to_string();
     let id = if native {
         format!("{}-native", recipe.id(&flavor))
     } else {
         recipe.id(&flavor)
     };
-    let name = recipe.name.as_str();
     let series = layout.patches().join(&recipe.name).join(&recipe.series);
     let patches = crate::source::patch_series(&series)?
         .into_iter()
@@ -311,123 +385,189 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         shims(layout, recipe)?
     };
     let d = dirs(layout, recipe, &id);
-    let mut vars = vars(layout, recipe, &d, &tc, &deps, opts.jobs);
-    let mut flags = flags(&id, recipe, fl, &mut vars, &tc, &d, &deps, &sh, layout)?;
+    let mut vars = vars(layout, recipe, &d, tc, &deps, opts.jobs);
+    let mut flags = flags(&id, recipe, fl, &mut vars, tc, &d, &deps, &sh, layout)?;
     if native {
         let omit = &recipe.build.native_omit;
         flags.configure = native_args(flags.configure.iter().map(String::as_str), omit);
         flags.libs = native_args(flags.libs.iter().map(String::as_str), omit);
         flags.env.insert("LIBS".into(), flags.libs.join(" "));
     }
+    Ok(Inputs {
+        layout,
+        recipe,
+        fl,
+        flavor,
+        id,
+        native,
+        opts,
+        deps,
+        patches,
+        sh,
+        d,
+        vars,
+        flags,
+    })
+}
 
-    // A program in the source tree, run from the build dir.
-    let in_src = |prog: &str| {
-        if d.build == d.src {
-            format!("./{prog}")
-        } else {
-            format!("../src/{prog}")
-        }
+/// Every command and file of the build, concern by concern.
+fn commands(inp: &Inputs<'_>, tc: &ToolchainView, stack: &mut Vec<String>) -> Result<Commands> {
+    let (make, install) = make_commands(inp)?;
+    let (tree_native, native_side) = native_builds(inp, tc, stack)?;
+    let (generate, post) = hooks(inp, tree_native.as_ref())?;
+    let (outputs, runtime_text) = outputs(inp)?;
+    Ok(Commands {
+        configure: configure(inp),
+        cmake_toolchain: (inp.recipe.build.system == BuildSystem::Cmake).then(|| {
+            if inp.native {
+                cmake_native_toolchain_file(tc, &inp.deps)
+            } else {
+                cmake_toolchain_file(tc, &inp.deps)
+            }
+        }),
+        make,
+        install,
+        tree_native,
+        native_side,
+        generate,
+        post,
+        outputs,
+        runtime_text,
+        generated: inp
+            .recipe
+            .pkgconfig
+            .iter()
+            .map(|pc| (format!("lib/pkgconfig/{}.pc", pc.name), pc_file(inp.recipe, pc, inp.native)))
+            .collect(),
+    })
+}
+
+/// A program in the source tree, run from the build dir.
+fn in_src(d: &Dirs, prog: &str) -> String {
+    if d.build == d.src {
+        format!("./{prog}")
+    } else {
+        format!("../src/{prog}")
+    }
+}
+
+/// The configure step of the recipe's build system (none for `make`).
+/// Every configure program gets the recipe's arguments last and the
+/// resolved environment, without the caller's CPPFLAGS/CXXFLAGS/MAKEFLAGS.
+fn configure(inp: &Inputs<'_>) -> Option<Cmd> {
+    let c = match inp.recipe.build.system {
+        BuildSystem::Autoconf => autoconf_configure(inp),
+        BuildSystem::Cmake => cmake_configure(&inp.d),
+        BuildSystem::Script => Cmd::new(in_src(&inp.d, inp.recipe.build.script.as_deref().unwrap_or_default()), &inp.d.build),
+        BuildSystem::Make => return None,
     };
-    // Every configure program gets the recipe's arguments last and the
-    // resolved environment, without the caller's CPPFLAGS/CXXFLAGS/MAKEFLAGS.
-    let finish = |c: Cmd| {
-        c.args(&flags.configure)
-            .envs(&flags.env)
+    Some(
+        c.args(&inp.flags.configure)
+            .envs(&inp.flags.env)
             .env_remove("CPPFLAGS")
             .env_remove("CXXFLAGS")
-            .env_remove("MAKEFLAGS")
-    };
-    let configure = match recipe.build.system {
-        BuildSystem::Autoconf => {
-            let mut c = Cmd::new(in_src(recipe.build.script.as_deref().unwrap_or("configure")), &d.build);
-            // A native build is not a cross build: configure's defaults.
-            if !native {
-                c = c
-                    .arg(format!("--host={}", recipe.build.host.as_deref().unwrap_or(TARGET)))
-                    .arg(format!("--build={}", build_triple()));
-            }
-            Some(finish(c.arg("--prefix=/usr/local")))
-        }
-        BuildSystem::Cmake => Some(finish(
-            Cmd::new("cmake", &d.build)
-                .arg("-S")
-                .arg(&d.src)
-                .arg("-B")
-                .arg(&d.build)
-                .args(["-G", "Unix Makefiles"])
-                .arg(format!("-DCMAKE_TOOLCHAIN_FILE={}", d.build.join(CMAKE_TOOLCHAIN).display()))
-                .args([
-                    "-DCMAKE_INSTALL_PREFIX=/usr/local",
-                    "-DCMAKE_BUILD_TYPE=Release",
-                    "-DBUILD_SHARED_LIBS=OFF",
-                ]),
-        )),
-        BuildSystem::Script => Some(finish(Cmd::new(
-            in_src(recipe.build.script.as_deref().unwrap_or_default()),
-            &d.build,
-        ))),
-        BuildSystem::Make => None,
-    };
-    let cmake_toolchain = (recipe.build.system == BuildSystem::Cmake).then(|| {
-        if native {
-            cmake_native_toolchain_file(&tc, &deps)
-        } else {
-            cmake_toolchain_file(&tc, &deps)
-        }
-    });
-    let make_args = vars.subst_all(name, &recipe.build.make_args)?;
+            .env_remove("MAKEFLAGS"),
+    )
+}
+
+/// `configure --host --build --prefix` (a native build is not a cross
+/// build: configure's defaults).
+fn autoconf_configure(inp: &Inputs<'_>) -> Cmd {
+    let b = &inp.recipe.build;
+    let mut c = Cmd::new(in_src(&inp.d, b.script.as_deref().unwrap_or("configure")), &inp.d.build);
+    if !inp.native {
+        c = c
+            .arg(format!("--host={}", b.host.as_deref().unwrap_or(TARGET)))
+            .arg(format!("--build={}", build_triple()));
+    }
+    c.arg("--prefix=/usr/local")
+}
+
+/// CMake out of tree with kiln's toolchain file, static, Release.
+fn cmake_configure(d: &Dirs) -> Cmd {
+    Cmd::new("cmake", &d.build)
+        .arg("-S")
+        .arg(&d.src)
+        .arg("-B")
+        .arg(&d.build)
+        .args(["-G", "Unix Makefiles"])
+        .arg(format!("-DCMAKE_TOOLCHAIN_FILE={}", d.build.join(CMAKE_TOOLCHAIN).display()))
+        .args([
+            "-DCMAKE_INSTALL_PREFIX=/usr/local",
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DBUILD_SHARED_LIBS=OFF",
+        ])
+}
+
+/// `make -jN targets`, and the staged install when the recipe names
+/// install targets.
+fn make_commands(inp: &Inputs<'_>) -> Result<(Cmd, Option<Cmd>)> {
+    let (b, d, env) = (&inp.recipe.build, &inp.d, &inp.flags.env);
+    let make_args = inp.vars.subst_all(&inp.recipe.name, &b.make_args)?;
     let make = Cmd::new("make", &d.build)
-        .arg(format!("-j{}", opts.jobs))
-        .args(&recipe.build.make_targets)
+        .arg(format!("-j{}", inp.opts.jobs))
+        .args(&b.make_targets)
         .args(&make_args)
-        .envs(&flags.env)
+        .envs(env)
         .env_remove("MAKEFLAGS");
-    let install = (!recipe.build.install_targets.is_empty()).then(|| {
+    let install = (!b.install_targets.is_empty()).then(|| {
         Cmd::new("make", &d.build)
-            .args(&recipe.build.install_targets)
+            .args(&b.install_targets)
             .args(&make_args)
             .arg(format!("DESTDIR={}", d.dest.display()))
-            .envs(&flags.env)
+            .envs(env)
             .env_remove("MAKEFLAGS")
     });
-    let patch_text: Vec<&str> = patches.iter().map(|p| p.sha256.as_str()).collect();
-    let generate_steps: Vec<&crate::recipe::Post> = recipe.generate.iter().chain(&fl.generate).collect();
+    Ok((make, install))
+}
+
+/// The recipe's `[native]` tree build (when a generate step or the
+/// recipe needs it) and the native side of `bench`/`test --native`, with
+/// the flavour's libraries built for the build machine from the same
+/// recipes.
+fn native_builds(inp: &Inputs<'_>, tc: &ToolchainView, stack: &mut Vec<String>) -> Result<(Option<NativePlan>, Option<NativeSide>)> {
+    let (recipe, opts) = (inp.recipe, inp.opts);
+    if inp.native {
+        return Ok((None, None));
+    }
+    let has_generate = !recipe.generate.is_empty() || !inp.fl.generate.is_empty();
     let tree_native = recipe
         .native
         .as_ref()
-        .filter(|_| !native)
-        .filter(|n| !n.only_for_generate || !generate_steps.is_empty())
-        .map(|n| native::plan_tree(recipe, n, &d, &vars, &tc.native, &patches, opts.jobs))
+        .filter(|n| !n.only_for_generate || has_generate)
+        .map(|n| native::plan_tree(recipe, n, &inp.d, &inp.vars, &tc.native, &inp.patches, opts.jobs))
         .transpose()?;
-    // The native side's libraries: the flavour's, built for the build
-    // machine from the same recipes.
     let native_deps = match &recipe.bench {
-        Some(b) if b.native_flavor && !native => {
+        Some(b) if b.native_flavor => {
             let o = PlanOptions {
                 native: true,
                 ..opts.clone()
             };
-            plan_deps(layout, recipe, fl, &tc.native_view(), &o, stack)?
+            plan_deps(inp.layout, recipe, inp.fl, &tc.native_view(), &o, stack)?
         }
         _ => Vec::new(),
     };
-    let native_side = if native {
-        None
-    } else {
-        native::plan_side(
-            recipe,
-            tree_native.as_ref(),
-            &d,
-            &tc.native,
-            &patches,
-            opts.jobs,
-            native::SideInputs {
-                configure: &flags.configure,
-                deps: native_deps,
-            },
-        )?
-    };
-    let hook = |p: &crate::recipe::Post, what: &str, cwd: &Path| -> Result<(String, Cmd)> {
+    let side = native::plan_side(
+        recipe,
+        tree_native.as_ref(),
+        &inp.d,
+        &tc.native,
+        &inp.patches,
+        opts.jobs,
+        native::SideInputs {
+            configure: &inp.flags.configure,
+            deps: native_deps,
+        },
+    )?;
+    Ok((tree_native, side))
+}
+
+/// The recipe's and flavour's `[[generate]]` commands (run in `src/` with
+/// the native build's programs) and `[[post]]` stages (run in the build
+/// dir).
+fn hooks(inp: &Inputs<'_>, tree_native: Option<&NativePlan>) -> Result<(Vec<Hook>, Vec<Hook>)> {
+    let (recipe, name, vars) = (inp.recipe, inp.recipe.name.as_str(), &inp.vars);
+    let hook = |p: &crate::recipe::Post, what: &str, cwd: &Path| -> Result<Hook> {
         let argv = vars.subst_all(name, &p.command)?;
         let (prog, args) = argv
             .split_first()
@@ -438,46 +578,66 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         }
         Ok((p.name.clone(), c))
     };
-    let generate = if native {
+    let generate = if inp.native {
         Vec::new()
     } else {
-        generate_steps
+        recipe
+            .generate
             .iter()
-            .map(|p| hook(p, "generate", &d.src))
+            .chain(&inp.fl.generate)
+            .map(|p| hook(p, "generate", &inp.d.src))
             .collect::<Result<Vec<_>>>()?
     };
     if !generate.is_empty() && tree_native.is_none() {
         bail!("recipe {name}: [[generate]] steps run with the [native] build's programs, and the recipe has no [native] section");
     }
-    let post = recipe.post.iter().map(|p| hook(p, "post", &d.build)).collect::<Result<Vec<_>>>()?;
+    let post = recipe
+        .post
+        .iter()
+        .map(|p| hook(p, "post", &inp.d.build))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((generate, post))
+}
+
+/// What the collect step copies: the recipe's outputs, and what linked
+/// libraries need at run time (it travels with the program).
+fn outputs(inp: &Inputs<'_>) -> Result<(BTreeMap<PathBuf, String>, String)> {
     let mut outputs = BTreeMap::new();
-    for (from, to) in &recipe.build.outputs {
-        outputs.insert(d.build.join(vars.subst(name, from)?), to.clone());
+    for (from, to) in &inp.recipe.build.outputs {
+        outputs.insert(inp.d.build.join(inp.vars.subst(&inp.recipe.name, from)?), to.clone());
     }
-    // What linked libraries need at run time travels with the program.
     let mut runtime_text = String::new();
-    for dep in &deps {
+    for dep in &inp.deps {
         for f in &dep.recipe.runtime_files {
             outputs.insert(dep.dirs.out.join(f), f.clone());
             let _ = write!(runtime_text, "{}:{f},", dep.recipe.name);
         }
     }
+    Ok((outputs, runtime_text))
+}
 
-    // Stamps: machine paths are stripped from commands first.
-    let dep_text: Vec<&str> = deps.iter().map(|x| x.out_stamp.as_str()).collect();
+/// The tree stamp (everything that shapes the configured tree) and the
+/// output stamp (the tree stamp and everything after configure), with
+/// machine paths stripped from commands first.
+fn stamps(inp: &Inputs<'_>, tc: &ToolchainView, c: &Commands) -> Result<(String, String)> {
+    let (recipe, d, layout) = (inp.recipe, &inp.d, inp.layout);
     let out_root = layout.out_root();
     let strip = [d.work.as_path(), layout.repo.as_path(), out_root.as_path()];
-    let mut shim_part = shim_text(&sh)?;
-    if !sh.files.is_empty() {
+    let mut shim_part = shim_text(&inp.sh)?;
+    if !inp.sh.files.is_empty() {
         // The shim library is compiled with the resolved flags.
-        let _ = write!(shim_part, "|{}", strip_paths(&flags.cflags.join(" "), &strip));
+        let _ = write!(shim_part, "|{}", strip_paths(&inp.flags.cflags.join(" "), &strip));
     }
-    let native_stamp = tree_native.as_ref().map(|n| n.stamp.clone()).unwrap_or_default();
-    let generate_text: Vec<String> = generate.iter().map(|(_, c)| c.display_without_paths(&strip)).collect();
-    let generate_joined = generate_text.join("\n");
-    let configure_text = configure.as_ref().map(|c| c.display_without_paths(&strip)).unwrap_or_default();
-    let patches_joined = patch_text.join(",");
-    let deps_joined = dep_text.join(",");
+    let native_stamp = c.tree_native.as_ref().map(|n| n.stamp.clone()).unwrap_or_default();
+    let generate_joined = c
+        .generate
+        .iter()
+        .map(|(_, x)| x.display_without_paths(&strip))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let configure_text = c.configure.as_ref().map(|x| x.display_without_paths(&strip)).unwrap_or_default();
+    let patches_joined = inp.patches.iter().map(|p| p.sha256.as_str()).collect::<Vec<_>>().join(",");
+    let deps_joined = inp.deps.iter().map(|x| x.out_stamp.as_str()).collect::<Vec<_>>().join(",");
     let mut tree_parts: Vec<&str> = vec![
         &recipe.source.artifact.sha256,
         &patches_joined,
@@ -487,38 +647,42 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
         &deps_joined,
         &native_stamp,
     ];
-    if !generate.is_empty() {
+    if !c.generate.is_empty() {
         tree_parts.push(&generate_joined);
     }
-    let toolchain_text = cmake_toolchain.as_deref().map(|t| strip_paths(t, &strip));
+    let toolchain_text = c.cmake_toolchain.as_deref().map(|t| strip_paths(t, &strip));
     if let Some(t) = &toolchain_text {
         tree_parts.push(t);
     }
     let tree_stamp = stamp(&tree_parts);
-    let post_text: Vec<String> = post.iter().map(|(_, c)| c.display_without_paths(&strip)).collect();
-    let make_text = make.display_without_paths(&strip);
-    let install_text = install.as_ref().map(|c| c.display_without_paths(&strip)).unwrap_or_default();
-    let posts_joined = post_text.join("\n");
+    let make_text = c.make.display_without_paths(&strip);
+    let install_text = c.install.as_ref().map(|x| x.display_without_paths(&strip)).unwrap_or_default();
+    let posts_joined = c
+        .post
+        .iter()
+        .map(|(_, x)| x.display_without_paths(&strip))
+        .collect::<Vec<_>>()
+        .join("\n");
     let outputs_text = format!("{:?}", recipe.build.outputs);
     let prune_joined = recipe.build.prune.join(",");
     let mut out_parts: Vec<&str> = vec![&tree_stamp, &make_text, &install_text, &posts_joined, &outputs_text, &prune_joined];
     // Written by the collect step; their text is part of what it makes.
-    let generated: Vec<(String, String)> = recipe
-        .pkgconfig
-        .iter()
-        .map(|pc| (format!("lib/pkgconfig/{}.pc", pc.name), pc_file(recipe, pc, native)))
-        .collect();
-    let pc_joined = generated.iter().map(|(_, text)| text.as_str()).collect::<Vec<_>>().join("\n");
-    if !generated.is_empty() {
+    let pc_joined = c.generated.iter().map(|(_, text)| text.as_str()).collect::<Vec<_>>().join("\n");
+    if !c.generated.is_empty() {
         out_parts.push(&pc_joined);
     }
-    if !runtime_text.is_empty() {
-        out_parts.push(&runtime_text);
+    if !c.runtime_text.is_empty() {
+        out_parts.push(&c.runtime_text);
     }
     let out_stamp = stamp(&out_parts);
+    Ok((tree_stamp, out_stamp))
+}
 
-    // The step list, in execution order.
-    let mut steps: Vec<Step> = deps.into_iter().map(|x| Step::Dep(Box::new(x))).collect();
+/// The step list, in execution order (the dependencies move into it).
+fn step_order(inp: &mut Inputs<'_>, c: Commands) -> Vec<Step> {
+    let (recipe, native, d) = (inp.recipe, inp.native, &inp.d);
+    let (patches, sh, flags) = (&inp.patches, &inp.sh, &inp.flags);
+    let mut steps: Vec<Step> = std::mem::take(&mut inp.deps).into_iter().map(|x| Step::Dep(Box::new(x))).collect();
     steps.push(Step::Fetch {
         artifact: recipe.source.artifact.clone(),
     });
@@ -528,7 +692,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
     });
     steps.push(Step::Patch {
         tree: d.src.clone(),
-        series: patches.clone(),
+        series: patches.to_vec(),
     });
     if !sh.files.is_empty() {
         steps.push(Step::Shims {
@@ -537,7 +701,7 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             out_dir: d.shims.clone(),
         });
     }
-    if let Some(text) = cmake_toolchain {
+    if let Some(text) = c.cmake_toolchain {
         if !native {
             steps.push(Step::WriteFile {
                 path: d.build.join(CMAKE_MODULES).join("Platform/WASI.cmake"),
@@ -549,42 +713,26 @@ fn plan_inner(layout: &Layout, recipe: &Recipe, tc: ToolchainView, opts: &PlanOp
             text,
         });
     }
-    if let Some(n) = tree_native {
+    if let Some(n) = c.tree_native {
         steps.push(Step::Native(Box::new(n)));
     }
-    steps.extend(generate.into_iter().map(|(name, cmd)| Step::Generate { name, cmd }));
-    if let Some(c) = configure {
-        steps.push(Step::Configure(c));
+    steps.extend(c.generate.into_iter().map(|(name, cmd)| Step::Generate { name, cmd }));
+    if let Some(x) = c.configure {
+        steps.push(Step::Configure(x));
     }
-    steps.push(Step::Make(make));
-    if let Some(cmd) = install {
+    steps.push(Step::Make(c.make));
+    if let Some(cmd) = c.install {
         steps.push(Step::Install { cmd, dest: d.dest.clone() });
     }
     steps.extend(recipe.tools.iter().cloned().map(Step::Tool));
-    steps.extend(post.into_iter().map(|(name, cmd)| Step::Post { name, cmd }));
+    steps.extend(c.post.into_iter().map(|(name, cmd)| Step::Post { name, cmd }));
     steps.push(Step::Collect {
-        outputs,
+        outputs: c.outputs,
         prune: recipe.build.prune.clone(),
         into: d.out.clone(),
-        generated,
+        generated: c.generated,
     });
-
-    Ok(BuildPlan {
-        recipe: recipe.clone(),
-        flavor,
-        source: recipe.source.artifact.clone(),
-        patches,
-        path_map: path_map(layout, &d),
-        id,
-        dirs: d,
-        flags,
-        steps,
-        native_side,
-        tree_stamp,
-        out_stamp,
-        jobs: opts.jobs,
-        toolchain: tc,
-    })
+    steps
 }
 
 /// A relocatable pkg-config file: the prefix is found from the file's own
