@@ -242,108 +242,136 @@ impl Exec<'_, '_> {
         self.plan.dirs.log.join(name)
     }
 
+    /// Dispatch only: one function per step kind.
     fn step(&mut self, step: &Step) -> Result<()> {
-        let plan = self.plan;
-        let id = &plan.id;
-        let progress = self.b.progress;
         match step {
-            Step::Dep(_) => {}
-            Step::Fetch { artifact } => {
-                let stage = progress.stage(format!("{id}: fetch {}", artifact.file));
-                let p = self.b.fetcher()?.fetch(artifact)?;
-                stage.done(&p.display().to_string());
-                self.archive = Some(p);
-            }
-            Step::Unpack { into, strip } => {
-                let stage = progress.stage(format!("{id}: unpack"));
-                self.clean_work_dir()?;
-                self.unpack(into, *strip)?;
-                stage.done(&into.display().to_string());
-            }
-            Step::Patch { tree, series } => {
-                let stage = progress.stage(format!("{id}: patch"));
-                let paths: Vec<PathBuf> = series.iter().map(|p| p.path.clone()).collect();
-                crate::source::apply_patches(tree, &paths, &plan.dirs.log)?;
-                stage.done(&format!("{} patches", paths.len()));
-            }
-            Step::Shims { files, cflags, out_dir } => {
-                let stage = progress.stage(format!("{id}: compile shims"));
-                compile_shims(&plan.toolchain, files, cflags, out_dir)?;
-                stage.done(&format!("{} files", files.len()));
-            }
-            Step::WriteFile { path, text } => {
-                crate::fsutil::write_atomic(path, text.as_bytes())?;
-            }
-            Step::Native(n) => {
-                build_native(n, &self.b.fetcher()?, progress, id)?;
-            }
-            Step::Configure(c) => {
-                fs::create_dir_all(&plan.dirs.build)?;
-                let stage = progress.stage(format!("{id}: configure"));
-                c.run(&self.log("configure.log")).with_context(|| format!("configuring {id}"))?;
-                stage.done("done");
-            }
+            Step::Dep(_) => Ok(()),
+            Step::Fetch { artifact } => self.fetch(artifact),
+            Step::Unpack { into, strip } => self.unpack_step(into, *strip),
+            Step::Patch { tree, series } => self.patch(tree, series),
+            Step::Shims { files, cflags, out_dir } => self.shims(files, cflags, out_dir),
+            Step::WriteFile { path, text } => crate::fsutil::write_atomic(path, text.as_bytes()),
+            Step::Native(n) => build_native(n, &self.b.fetcher()?, self.b.progress, &self.plan.id).map(drop),
+            Step::Configure(c) => self.run_in_build(c, "configure", "configure.log", "configuring"),
             Step::Make(c) => {
-                fs::create_dir_all(&plan.dirs.build)?;
-                let stage = progress.stage(format!("{id}: make -j{}", plan.jobs));
-                c.run(&self.log("make.log")).with_context(|| format!("building {id}"))?;
-                stage.done("done");
+                let what = format!("make -j{}", self.plan.jobs);
+                self.run_in_build(c, &what, "make.log", "building")
             }
-            Step::Install { cmd, dest } => {
-                let stage = progress.stage(format!("{id}: make install (staged)"));
-                let _ = fs::remove_dir_all(dest);
-                cmd.run(&self.log("install.log")).with_context(|| format!("installing {id}"))?;
-                stage.done(&format!("-> {}", dest.display()));
+            Step::Install { cmd, dest } => self.install(cmd, dest),
+            Step::Tool(t) => crate::tools::ensure(self.b.layout, t, self.b.config.offline).map(drop),
+            Step::Generate { name, cmd } => {
+                let n = self.generates;
+                self.generates += 1;
+                self.hook(name, cmd, &format!("generate-{n}.log"))
             }
-            Step::Tool(t) => {
-                crate::tools::ensure(self.b.layout, t, self.b.config.offline)?;
-            }
-            Step::Generate { name, cmd } | Step::Post { name, cmd } => {
-                // Logs numbered per kind: generate-0.log, post-0.log, …
-                let count = if matches!(step, Step::Generate { .. }) {
-                    &mut self.generates
-                } else {
-                    &mut self.posts
-                };
-                let n = *count;
-                *count += 1;
-                let stage = progress.stage(format!("{id}: {name}"));
-                let log = self.log(&format!("{}-{n}.log", step.kind()));
-                cmd.run(&log).with_context(|| format!("{id}: {name}"))?;
-                stage.done("done");
+            Step::Post { name, cmd } => {
+                let n = self.posts;
+                self.posts += 1;
+                self.hook(name, cmd, &format!("post-{n}.log"))
             }
             Step::Collect {
                 outputs,
                 prune,
                 into,
                 generated,
-            } => {
-                let stage = progress.stage(format!("{id}: collect outputs"));
-                let tmp_out = into.with_extension("partial");
-                let _ = fs::remove_dir_all(&tmp_out);
-                for (src, to) in outputs {
-                    if !src.exists() {
-                        bail!(
-                            "{id}: the build did not produce {} (see {})",
-                            src.display(),
-                            self.log("make.log").display()
-                        );
-                    }
-                    let dst = tmp_out.join(to);
-                    fs::create_dir_all(dst.parent().expect("output has a parent"))?;
-                    copy_tree(src, &dst)?;
-                }
-                for p in prune {
-                    crate::fsutil::remove_any(&tmp_out.join(p))?;
-                }
-                for (rel, text) in generated {
-                    crate::fsutil::write_atomic(&tmp_out.join(rel), text.as_bytes())?;
-                }
-                fs::write(tmp_out.join(OUT_STAMP), &plan.out_stamp)?;
-                replace_dir_with_move(&tmp_out, into)?;
-                stage.done(&format!("-> {}", into.display()));
-            }
+            } => self.collect(outputs, prune, into, generated),
         }
+    }
+
+    fn fetch(&mut self, artifact: &crate::recipe::Artifact) -> Result<()> {
+        let stage = self.b.progress.stage(format!("{}: fetch {}", self.plan.id, artifact.file));
+        let p = self.b.fetcher()?.fetch(artifact)?;
+        stage.done(&p.display().to_string());
+        self.archive = Some(p);
+        Ok(())
+    }
+
+    fn unpack_step(&mut self, into: &Path, strip: usize) -> Result<()> {
+        let stage = self.b.progress.stage(format!("{}: unpack", self.plan.id));
+        self.clean_work_dir()?;
+        self.unpack(into, strip)?;
+        stage.done(&into.display().to_string());
+        Ok(())
+    }
+
+    fn patch(&self, tree: &Path, series: &[crate::plan::Patch]) -> Result<()> {
+        let stage = self.b.progress.stage(format!("{}: patch", self.plan.id));
+        let paths: Vec<PathBuf> = series.iter().map(|p| p.path.clone()).collect();
+        crate::source::apply_patches(tree, &paths, &self.plan.dirs.log)?;
+        stage.done(&format!("{} patches", paths.len()));
+        Ok(())
+    }
+
+    fn shims(&self, files: &[PathBuf], cflags: &[String], out_dir: &Path) -> Result<()> {
+        let stage = self.b.progress.stage(format!("{}: compile shims", self.plan.id));
+        compile_shims(&self.plan.toolchain, files, cflags, out_dir)?;
+        stage.done(&format!("{} files", files.len()));
+        Ok(())
+    }
+
+    /// Configure or make: in the build dir, logged to `log`.
+    fn run_in_build(&self, c: &crate::cmd::Cmd, what: &str, log: &str, doing: &str) -> Result<()> {
+        let id = &self.plan.id;
+        fs::create_dir_all(&self.plan.dirs.build)?;
+        let stage = self.b.progress.stage(format!("{id}: {what}"));
+        c.run(&self.log(log)).with_context(|| format!("{doing} {id}"))?;
+        stage.done("done");
+        Ok(())
+    }
+
+    fn install(&self, cmd: &crate::cmd::Cmd, dest: &Path) -> Result<()> {
+        let id = &self.plan.id;
+        let stage = self.b.progress.stage(format!("{id}: make install (staged)"));
+        let _ = fs::remove_dir_all(dest);
+        cmd.run(&self.log("install.log")).with_context(|| format!("installing {id}"))?;
+        stage.done(&format!("-> {}", dest.display()));
+        Ok(())
+    }
+
+    /// A generate or post command; logs are numbered per kind
+    /// (generate-0.log, post-0.log, …).
+    fn hook(&self, name: &str, cmd: &crate::cmd::Cmd, log: &str) -> Result<()> {
+        let id = &self.plan.id;
+        let stage = self.b.progress.stage(format!("{id}: {name}"));
+        cmd.run(&self.log(log)).with_context(|| format!("{id}: {name}"))?;
+        stage.done("done");
+        Ok(())
+    }
+
+    /// Outputs into `<into>.partial`, minus `prune`, plus the generated
+    /// files and the stamp, then swapped into place.
+    fn collect(
+        &self,
+        outputs: &std::collections::BTreeMap<PathBuf, String>,
+        prune: &[String],
+        into: &Path,
+        generated: &[(String, String)],
+    ) -> Result<()> {
+        let id = &self.plan.id;
+        let stage = self.b.progress.stage(format!("{id}: collect outputs"));
+        let tmp_out = into.with_extension("partial");
+        let _ = fs::remove_dir_all(&tmp_out);
+        for (src, to) in outputs {
+            if !src.exists() {
+                bail!(
+                    "{id}: the build did not produce {} (see {})",
+                    src.display(),
+                    self.log("make.log").display()
+                );
+            }
+            let dst = tmp_out.join(to);
+            fs::create_dir_all(dst.parent().expect("output has a parent"))?;
+            copy_tree(src, &dst)?;
+        }
+        for p in prune {
+            crate::fsutil::remove_any(&tmp_out.join(p))?;
+        }
+        for (rel, text) in generated {
+            crate::fsutil::write_atomic(&tmp_out.join(rel), text.as_bytes())?;
+        }
+        fs::write(tmp_out.join(OUT_STAMP), &self.plan.out_stamp)?;
+        replace_dir_with_move(&tmp_out, into)?;
+        stage.done(&format!("-> {}", into.display()));
         Ok(())
     }
 
