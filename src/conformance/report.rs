@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Outcome, TestResult};
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     pub total: usize,
     pub pass: usize,
@@ -67,19 +67,35 @@ pub struct Measured {
     pub commit: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A suite run's JSON report: written by [`Report::write`] and read back
+/// by [`Report::read`] (`test --all --from-reports`), one type for both.
+/// The totals, the directory table and `now_passing` are derived from the
+/// tests when written; a reader judges the tests afresh.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report<'a> {
     pub suite: String,
     pub interpreter: String,
     pub jobs: usize,
     pub wall_seconds: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub native_wall_seconds: Option<f64>,
+    #[serde(default)]
     pub measured: Measured,
+    #[serde(default)]
     pub totals: Counts,
+    #[serde(default)]
     pub by_directory: BTreeMap<String, Counts>,
+    #[serde(default)]
     pub now_passing: Vec<String>,
-    pub tests: &'a [TestResult],
+    pub tests: std::borrow::Cow<'a, [TestResult]>,
+}
+
+impl Report<'static> {
+    /// A JSON report as [`Report::write`] wrote it.
+    pub fn read(json: &Path) -> Result<Report<'static>> {
+        let text = std::fs::read(json).with_context(|| format!("reading the report {}", json.display()))?;
+        serde_json::from_slice(&text).with_context(|| format!("{} is not a kiln JSON report", json.display()))
+    }
 }
 
 pub fn dir_of(name: &str) -> String {
@@ -104,7 +120,7 @@ impl<'a> Report<'a> {
             totals,
             by_directory,
             now_passing,
-            tests,
+            tests: std::borrow::Cow::Borrowed(tests),
         }
     }
 
@@ -155,7 +171,7 @@ impl<'a> Report<'a> {
         use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
         let mut report = JReport::new(format!("kiln {}", self.suite));
         let mut suites: BTreeMap<String, TestSuite> = BTreeMap::new();
-        for t in self.tests {
+        for t in self.tests.iter() {
             let status = match t.outcome {
                 Outcome::Pass | Outcome::Warn => TestCaseStatus::success(),
                 Outcome::Skip | Outcome::Xfail => {

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use anyhow::{bail, Result};
 
 use super::report::{Measured, Report};
 use super::{Baseline, Exec, Outcome, SuiteEnv, TestResult};
@@ -83,21 +82,8 @@ impl SuiteRun {
     /// afresh against the baseline at `baseline_path`: what a baseline
     /// edit changes, without running the suite again.
     pub fn from_report(json: &std::path::Path, baseline_path: PathBuf) -> Result<SuiteRun> {
-        #[derive(Deserialize)]
-        struct Saved {
-            suite: String,
-            interpreter: String,
-            jobs: usize,
-            wall_seconds: f64,
-            #[serde(default)]
-            native_wall_seconds: Option<f64>,
-            #[serde(default)]
-            measured: Measured,
-            tests: Vec<TestResult>,
-        }
-        let text = std::fs::read(json).with_context(|| format!("reading the report {}", json.display()))?;
-        let saved: Saved = serde_json::from_slice(&text).with_context(|| format!("{} is not a kiln JSON report", json.display()))?;
-        let mut results = saved.tests;
+        let saved = Report::read(json)?;
+        let mut results = saved.tests.into_owned();
         let now_pass = Baseline::load(&baseline_path)?.apply(&mut results)?;
         Ok(SuiteRun {
             suite: saved.suite,
