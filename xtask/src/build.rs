@@ -29,20 +29,7 @@ pub fn run(g: &Global, a: BuildArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let start = std::time::Instant::now();
-    p.ensure_host_programs(&plan)?;
-    // The light variant compiles the runtime beside a build that has work
-    // to do (relaunch.rs); it ends with the build, whatever the result.
-    #[cfg(not(feature = "runtime"))]
-    let prebuild = match plan.module().exists() {
-        true => None,
-        false => crate::relaunch::Prebuild::start(&p.layout.logs().join("xtask-runtime-compile.log")),
-    };
-    let built = p.build(&plan);
-    #[cfg(not(feature = "runtime"))]
-    if let Some(pb) = prebuild {
-        pb.finish();
-    }
-    let how = match built? {
+    let how = match p.build(&plan)? {
         BuildResult::UpToDate => "up to date",
         BuildResult::FromCache => "restored from the build cache",
         BuildResult::Built => "built",

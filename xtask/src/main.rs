@@ -77,8 +77,7 @@ and compiled modules are cached by content in $KILN_CACHE_DIR (default ~/.cache/
     after_help = "Environment: KILN_CACHE_DIR (cache dir), KILN_MIRRORS (extra source mirrors, \
 tried before upstream: <mirror>/<file>), KILN_DEBIAN_MIRRORS (override the Debian archive roots \
 read from /etc/apt), WASI_SDK_PATH (use this wasi-sdk), KILN_NO_INSTALL=1 (never install Debian \
-packages: a build that needs one stops, naming it), KILN_PREBUILD=0 (`build` does not compile \
-the runtime beside the C build)."
+packages: a build that needs one stops, naming it)."
 )]
 struct Cli {
     #[command(flatten)]
